@@ -1,0 +1,9 @@
+package org.dvn.demo.core;
+
+/** Thrown by {@link Json#parse} for text that is not valid JSON. */
+public final class JsonException extends Exception {
+  /** Creates the exception with a message that says where and what is wrong. */
+  public JsonException(String message) {
+    super(message);
+  }
+}

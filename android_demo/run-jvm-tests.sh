@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Compiles the plain-Java core of the Android demo and its JUnit 4 tests with javac and runs
+# them on the JVM (no Gradle, no Android SDK). Prints JUnit's summary; exits non-zero on failure.
+# Works from any directory; build output goes to android_demo/build/jvm-tests (git-ignored).
+set -euo pipefail
+
+demo_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo_dir="$(cd "$demo_dir/.." && pwd)"
+core_dir="$demo_dir/core"
+out_dir="$demo_dir/build/jvm-tests"
+fixture="$repo_dir/tests/fixtures/policy_vectors.json"
+junit_jar=/usr/share/java/junit4.jar
+hamcrest_jar=/usr/share/java/hamcrest-core.jar
+
+for tool in javac java; do
+  command -v "$tool" >/dev/null || { echo "error: '$tool' not found: install a JDK 17 (e.g. apt-get install -y openjdk-17-jdk-headless)." >&2; exit 2; }
+done
+
+if [[ ! -f "$junit_jar" || ! -f "$hamcrest_jar" ]]; then
+  if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+    echo "Installing Debian's junit4 package (JUnit 4 and Hamcrest)..."
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq junit4 >/dev/null
+  else
+    echo "error: $junit_jar or $hamcrest_jar is missing: run 'sudo apt-get install -y junit4'." >&2
+    exit 2
+  fi
+fi
+[[ -f "$fixture" ]] || { echo "error: shared policy fixture not found at $fixture." >&2; exit 2; }
+
+rm -rf "$out_dir"
+mkdir -p "$out_dir/main" "$out_dir/test"
+classpath="$junit_jar:$hamcrest_jar"
+
+find "$core_dir/src/main/java" -name '*.java' > "$out_dir/main-sources.txt"
+javac --release 17 -Xlint:all,-serial -Werror -d "$out_dir/main" @"$out_dir/main-sources.txt"
+
+find "$core_dir/src/test/java" -name '*.java' > "$out_dir/test-sources.txt"
+javac --release 17 -Xlint:all,-serial -Werror -cp "$out_dir/main:$classpath" -d "$out_dir/test" \
+  @"$out_dir/test-sources.txt"
+
+# Test classes are the compiled *Test.class files, as fully qualified names.
+mapfile -t test_classes < <(cd "$out_dir/test" && find . -name '*Test.class' | sed 's|^\./||; s|\.class$||; s|/|.|g' | sort)
+[[ ${#test_classes[@]} -gt 0 ]] || { echo "error: no test classes found." >&2; exit 1; }
+
+set +e
+java -Ddvn.policyVectors="$fixture" -cp "$out_dir/test:$out_dir/main:$classpath" \
+  org.junit.runner.JUnitCore "${test_classes[@]}" | tee "$out_dir/junit-output.txt"
+status=${PIPESTATUS[0]}
+set -e
+
+# JUnit ends with "OK (N tests)" or "Tests run: N,  Failures: M"; restate it as one plain line.
+summary="$(grep -E '^(OK \(|Tests run: )' "$out_dir/junit-output.txt" | tail -n 1)"
+if [[ "$summary" =~ ^OK\ \(([0-9]+)\ tests?\) ]]; then
+  echo "jvm-tests: ${BASH_REMATCH[1]} passed, 0 failed"
+elif [[ "$summary" =~ ^Tests\ run:\ ([0-9]+),\ +Failures:\ ([0-9]+) ]]; then
+  echo "jvm-tests: $((BASH_REMATCH[1] - BASH_REMATCH[2])) passed, ${BASH_REMATCH[2]} failed"
+fi
+exit "$status"
