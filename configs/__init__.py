@@ -1,0 +1,1 @@
+"""Scenario configs: one module per scenario, each with get_config() -> ConfigDict."""

@@ -1,0 +1,37 @@
+"""Fields every scenario shares, with their defaults; scenarios override what differs."""
+
+import ml_collections
+
+
+def base_config():
+    """The config fields read by dvn_tf.train, with defaults."""
+    c = ml_collections.ConfigDict()
+    c.scenario = ""
+    c.method = "dvn"
+    c.seed = 0
+    # Tasks: dicts with name, dataset and optional label_key, classes, augment, mix, image_size.
+    c.tasks = []
+    c.data_dir = ml_collections.config_dict.placeholder(str)
+    c.test_fraction = 0.25  # embedded digits only: held-out share of the stratified split
+    # Network.
+    c.backbone = "resnet-20"
+    c.base_width = 16
+    c.dropout = 0.0
+    c.bn_momentum = 0.9
+    c.units = 2
+    c.order_rule = "nearest"
+    c.unit_fractions = ml_collections.config_dict.placeholder(tuple)
+    c.per_level_heads = False
+    c.level_weights = ml_collections.config_dict.placeholder(tuple)
+    c.label_smoothing = 0.0
+    # Optimization.
+    c.epochs = 30
+    c.batch_size = 64
+    c.learning_rate = 0.1
+    c.momentum = 0.9
+    c.weight_decay = 5e-4
+    c.schedule = "cosine"  # cosine | step
+    c.step_epochs = (0.5, 0.75)  # step schedule: fractions of training where the rate drops 10x
+    c.jit_compile = False
+    c.strategy = "default"
+    return c

@@ -1,0 +1,151 @@
+"""The DVN model: one sliced backbone, one head per task, all (task, level)s trained jointly."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from dvn_tf.backbones import build_stages
+from dvn_tf.layers import TaskHead, as_plan
+
+
+def metric_name(task_name, level):
+    """The name under which (task, level)'s accuracy is logged."""
+    return f"{task_name}_L{level}_acc"
+
+
+@keras.saving.register_keras_serializable(package="dvn")
+class DVNModel(keras.Model):
+    """Deep virtual networks over a sliced backbone (METHOD.md, Eq. 2).
+
+    `call(images, task=j, level=l)` runs task j's virtual network at level l
+    (task 0-based, level 1-based; level None means the whole network).
+    `train_step` takes one `(images, labels)` batch per task and sums the
+    cross-entropy over every (task, level) in one tape, one optimizer step.
+    `test_step` takes one `(images, labels, weights)` batch per task.
+
+    Args:
+      task_names: one name per task.
+      num_classes: classes per task.
+      plan: the UnitPlan (or its config).
+      input_shape: (H, W, C), or one per task when they differ.
+      backbone: 'resnet-N' or 'wrn-N-S'.
+      base_width: stem width; stage widths are base_width * widen * (1, 2, 4).
+      level_weights: loss weight per level (all 1 when None).
+      per_level_heads: a head per level instead of a sliced shared head.
+    """
+
+    def __init__(self, task_names, num_classes, plan, input_shape, backbone="resnet-20",
+                 base_width=16, dropout=0.0, bn_momentum=0.9, level_weights=None,
+                 per_level_heads=False, label_smoothing=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.plan = as_plan(plan)
+        self.task_names = list(task_names)
+        self.num_classes = list(num_classes)
+        if not (len(self.task_names) == len(self.num_classes) == self.plan.num_tasks):
+            raise ValueError(
+                f"DVNModel: need one name and class count per order, got "
+                f"{len(self.task_names)} names, {len(self.num_classes)} class counts, "
+                f"{self.plan.num_tasks} orders")
+        shapes = input_shape if isinstance(input_shape[0], (list, tuple)) else [input_shape]
+        self.input_shapes = [tuple(s) for s in shapes] * (self.plan.num_tasks // len(shapes))
+        if len(self.input_shapes) != self.plan.num_tasks:
+            raise ValueError(f"DVNModel: need one input shape or one per task, got {input_shape}")
+        self.level_weights = list(level_weights or [1.0] * self.plan.units)
+        if len(self.level_weights) != self.plan.units:
+            raise ValueError(
+                f"DVNModel: need {self.plan.units} level weights, got {self.level_weights}")
+        self.backbone, self.base_width, self.dropout = backbone, base_width, dropout
+        self.bn_momentum, self.per_level_heads = bn_momentum, per_level_heads
+        self.label_smoothing = label_smoothing
+        self.stages, self.feature_width = build_stages(
+            backbone, self.plan, base_width, dropout, bn_momentum)
+        self.heads = [TaskHead(n, self.feature_width, self.plan, task, per_level_heads,
+                               name=f"head_{name}")
+                      for task, (name, n) in enumerate(zip(self.task_names, num_classes))]
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.accuracy_metrics = [keras.metrics.SparseCategoricalAccuracy(
+                                     name=metric_name(name, level))
+                                 for name in self.task_names for level in self.levels]
+
+    @property
+    def levels(self):
+        return range(1, self.plan.units + 1)
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, *self.accuracy_metrics]
+
+    def accuracy(self, task, level):
+        """The accuracy metric of (task, level)."""
+        return self.accuracy_metrics[task * self.plan.units + level - 1]
+
+    def build(self, input_shape=None):
+        """Create every weight by running each (task, level) once on zeros."""
+        self.built = True  # before the calls below, so they do not build again
+        for task, shape in enumerate(self.input_shapes):
+            for level in self.levels:
+                self(np.zeros((1, *shape), "float32"), task=task, level=level)
+
+    def call(self, images, *, task=0, level=None, training=False):
+        level = self.plan.units if level is None else level
+        self.plan.check(task, level)
+        x = images
+        for stage in self.stages:
+            x = stage(x, task=task, level=level, training=training)
+        return self.heads[task](ops.mean(x, axis=(1, 2)), level=level)
+
+    def task_loss(self, labels, logits):
+        """Mean cross-entropy; labels are class ids, or per-class probabilities (MixUp/CutMix)."""
+        if len(labels.shape) == 1:
+            labels = ops.one_hot(labels, logits.shape[-1])
+        return ops.mean(keras.losses.categorical_crossentropy(
+            labels, logits, from_logits=True, label_smoothing=self.label_smoothing))
+
+    def hierarchy_loss(self, data, training):
+        """Eq. 2: the weighted sum over tasks and levels of each level's cross-entropy."""
+        total = 0.0
+        for task, (images, labels) in enumerate(data):
+            class_ids = labels if len(labels.shape) == 1 else ops.argmax(labels, axis=-1)
+            for level in self.levels:
+                logits = self(images, task=task, level=level, training=training)
+                total += self.level_weights[level - 1] * self.task_loss(labels, logits)
+                self.accuracy(task, level).update_state(class_ids, logits)
+        return total
+
+    def train_step(self, data):
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        with tf.GradientTape() as tape:
+            loss = self.hierarchy_loss(data, training=True)
+            scaled_loss = loss / replicas
+        gradients = tape.gradient(scaled_loss, self.trainable_variables)
+        self.optimizer.apply(gradients, self.trainable_variables)
+        self.loss_tracker.update_state(loss)
+        return {m.name: m.result() for m in self.metrics}
+
+    def test_step(self, data):
+        for task, (images, labels, weights) in enumerate(data):
+            for level in self.levels:
+                logits = self(images, task=task, level=level, training=False)
+                self.accuracy(task, level).update_state(labels, logits, sample_weight=weights)
+        return {m.name: m.result() for m in self.metrics if m is not self.loss_tracker}
+
+    def to_plain(self, task, level):
+        """A functional Keras model of plain layers holding exactly (task, level)'s weights."""
+        self.plan.check(task, level)
+        inputs = keras.Input(self.input_shapes[task], name="image")
+        x = inputs
+        for stage in self.stages:
+            x = stage.apply_plain(x, task, level)
+        x = keras.layers.GlobalAveragePooling2D()(x)
+        outputs = self.heads[task].apply_plain(x, level)
+        return keras.Model(inputs, outputs, name=f"{self.task_names[task]}_level{level}")
+
+    def get_config(self):
+        return {**super().get_config(), "task_names": self.task_names,
+                "num_classes": self.num_classes, "plan": self.plan.get_config(),
+                "input_shape": [list(s) for s in self.input_shapes],
+                "backbone": self.backbone, "base_width": self.base_width,
+                "dropout": self.dropout, "bn_momentum": self.bn_momentum,
+                "level_weights": self.level_weights, "per_level_heads": self.per_level_heads,
+                "label_smoothing": self.label_smoothing}

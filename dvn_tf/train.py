@@ -1,0 +1,129 @@
+"""Train a scenario: python -m dvn_tf.train --scenario=NAME --workdir=DIR [--config.KEY=VALUE ...]
+
+With no flags it trains the embedded `digits` scenario into runs/digits.
+Writes DIR/results.json, DIR/results.md, DIR/model.keras, DIR/config.json,
+per-epoch checkpoints (a killed run resumes) and TensorBoard logs.
+"""
+
+import importlib
+import json
+import os
+import sys
+
+DEFAULT_SCENARIO = "digits"
+
+
+def fail(message):
+    """Exit with a one-line error and status 2."""
+    print(f"dvn_tf.train: error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def scenario_from_argv(argv):
+    """The --scenario value, read before flags are defined (the config flag depends on it)."""
+    for i, arg in enumerate(argv):
+        if arg.startswith("--scenario="):
+            return arg.split("=", 1)[1]
+        if arg == "--scenario" and i + 1 < len(argv):
+            return argv[i + 1]
+    return DEFAULT_SCENARIO
+
+
+def load_scenario_config(name):
+    """get_config() of configs/NAME.py, or a one-line error naming the known scenarios."""
+    known = sorted(f[:-3] for f in os.listdir(os.path.join(os.path.dirname(__file__), "..", "configs"))
+                   if f.endswith(".py") and not f.startswith("_") and f != "common.py")
+    if name not in known:
+        fail(f"unknown scenario {name!r}; choose one of: {', '.join(known)}")
+    return importlib.import_module(f"configs.{name}").get_config()
+
+
+def check_writable(workdir):
+    """Create workdir, or fail with one line if it cannot be written."""
+    try:
+        os.makedirs(workdir, exist_ok=True)
+        probe = os.path.join(workdir, ".write-test")
+        open(probe, "w").close()
+        os.remove(probe)
+    except OSError as error:
+        fail(f"cannot write to workdir {workdir!r} ({error.strerror}); pass a writable --workdir")
+
+
+def check_same_run(config, workdir):
+    """Refuse to resume a workdir that holds a run of another config."""
+    path = os.path.join(workdir, "config.json")
+    if os.path.exists(path):
+        from dvn_tf.experiment import read_json
+        if read_json(path) != json.loads(config.to_json()):
+            fail(f"{workdir} holds a run with another config; pass a new --workdir "
+                 f"or delete {workdir} to start over")
+
+
+def run(config, workdir):
+    """Train, evaluate and report one scenario into workdir."""
+    import keras
+
+    from dvn_tf import experiment
+    from dvn_tf.data import load_tasks
+
+    keras.utils.set_random_seed(config.seed)
+    strategy = experiment.make_strategy(config.strategy)
+    tasks = load_tasks(config)
+    with strategy.scope():
+        model = experiment.make_model(config, tasks)
+        model.compile(optimizer=experiment.make_optimizer(
+            config, experiment.steps_per_epoch(tasks, config.batch_size)),
+            jit_compile=config.jit_compile)
+    experiment.write_atomically(os.path.join(workdir, "config.json"), config.to_json(indent=2))
+    print(f"{config.scenario}: {len(tasks)} tasks, backbone {config.backbone}, "
+          f"k={config.units}, {model.count_params():,} weights in all")
+    train_seconds = experiment.fit(model, tasks, config, workdir)
+    accuracy = experiment.evaluate(model, tasks, config)
+    results = experiment.results_dict(model, tasks, config, accuracy, train_seconds)
+    markdown = experiment.results_markdown(results, model.plan)
+    model_path = os.path.join(workdir, "model.keras")
+    model.save(model_path + ".tmp.keras")
+    os.replace(model_path + ".tmp.keras", model_path)
+    experiment.write_atomically(os.path.join(workdir, "results.json"), json.dumps(results, indent=2))
+    experiment.write_atomically(os.path.join(workdir, "results.md"), markdown)
+    print(markdown)
+    return results
+
+
+def main(argv):
+    """Entry point after flag parsing."""
+    from absl import flags
+    if len(argv) > 1:
+        fail(f"unexpected arguments {argv[1:]}; flags look like --scenario=NAME --config.KEY=VALUE")
+    config = flags.FLAGS.config
+    workdir = flags.FLAGS.workdir or os.path.join("runs", config.scenario)
+    if config.method != "dvn":
+        fail(f"method {config.method!r} is not available; use --config.method=dvn")
+    check_writable(workdir)
+    check_same_run(config, workdir)
+    from dvn_tf.data import DataNotPreparedError
+    try:
+        run(config, workdir)
+    except (DataNotPreparedError, ValueError) as error:
+        fail(str(error).splitlines()[0])
+
+
+def cli():
+    """Define flags for the scenario named on the command line, then run."""
+    from absl import app, flags
+    from ml_collections import config_flags
+
+    config = load_scenario_config(scenario_from_argv(sys.argv[1:]))
+    flags.DEFINE_string("scenario", DEFAULT_SCENARIO, "Scenario: a module in configs/.")
+    flags.DEFINE_string("workdir", None, "Output directory (default runs/SCENARIO).")
+    config_flags.DEFINE_config_dict("config", config, "Scenario config; override fields "
+                                    "with --config.KEY=VALUE.")
+    try:
+        flags.FLAGS(sys.argv)
+    except flags.Error as error:
+        fail(f"{error}; see --helpfull for the flags")
+    app.run(main)
+
+
+if __name__ == "__main__":
+    cli()
