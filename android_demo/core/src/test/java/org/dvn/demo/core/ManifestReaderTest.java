@@ -202,7 +202,7 @@ public class ManifestReaderTest {
         VALID.replace("\"task\": \"parity\"", "\"task\": \"digit\"")
             .replace("\"parity_l1.tflite\"", "\"x.tflite\"")
             .replace("\"level\": 1, \"file\": \"x", "\"level\": 3, \"file\": \"x"),
-        "models has no model for task 'parity'.");
+        "models has no model for task 'parity': every task needs levels 1..N.");
     assertRejected(VALID.replace("\"level\": 2", "\"level\": 0"), "models[0].level must be a level >= 1");
   }
 
