@@ -22,24 +22,9 @@ import org.junit.Before;
 import org.junit.Test;
 
 public class ModelSwitcherTest {
-  private static final String MANIFEST =
-      """
-      {"format": 1, "scenario": "test",
-       "input": {"shape": [1, 2, 2, 1], "dtype": "float32", "mean": [0], "std": [1]},
-       "tasks": [{"name": "digit", "num_classes": 1, "labels": ["x"]},
-                 {"name": "parity", "num_classes": 1, "labels": ["y"]}],
-       "models": [%s]}
-      """;
-  private static final String MODEL =
-      "{\"task\": \"%s\", \"level\": %d, \"file\": \"%s_%d.tflite\", \"sha256\": \"%s\","
-          + " \"bytes\": 1, \"params\": 1, \"flops\": 1, \"quantize\": \"none\","
-          + " \"accuracy_keras\": 0.5, \"accuracy_tflite\": 0.5, \"latency_ms\": 1,"
-          + " \"arena_bytes\": %d}";
-
-  private final List<String> log = Collections.synchronizedList(new ArrayList<>());
   private final List<SwitchEvent> events = Collections.synchronizedList(new ArrayList<>());
-  private final List<String> violations = Collections.synchronizedList(new ArrayList<>());
-  private final FakeLoader loader = new FakeLoader();
+  private final FakeModels loader = new FakeModels();
+  private final List<String> log = loader.log;
   private ExecutorService pool;
   private TaskInfo digit;
   private TaskInfo parity;
@@ -47,13 +32,7 @@ public class ModelSwitcherTest {
 
   @Before
   public void setUp() throws ManifestException {
-    List<String> models = new ArrayList<>();
-    for (String task : new String[] {"digit", "parity"}) {
-      for (int level = 1; level <= 3; level++) {
-        models.add(String.format(MODEL, task, level, task, level, "a".repeat(64), level * 1000));
-      }
-    }
-    Manifest manifest = ManifestReader.parse(String.format(MANIFEST, String.join(", ", models)));
+    Manifest manifest = FakeModels.manifest(1000, 2000, 3000);
     digit = manifest.task("digit");
     parity = manifest.task("parity");
     switcher = new ModelSwitcher(loader, events::add);
@@ -64,7 +43,7 @@ public class ModelSwitcherTest {
   public void tearDown() throws InterruptedException {
     pool.shutdownNow();
     assertTrue(pool.awaitTermination(5, TimeUnit.SECONDS));
-    assertEquals("runs on closed models", Collections.emptyList(), violations);
+    assertEquals("misuse of models", Collections.emptyList(), loader.violations);
   }
 
   @Test
@@ -120,7 +99,7 @@ public class ModelSwitcherTest {
   @Test
   public void anInferenceInFlightFinishesOnItsModelWhichClosesOnlyAfterwards() throws Exception {
     switcher.switchTo(digit.model(3), "initial");
-    FakeRunner level3 = loader.runners.get(0);
+    FakeModels.Runner level3 = loader.runners.get(0);
     level3.gate = new CountDownLatch(1);
     Future<Inference> inFlight = pool.submit(() -> switcher.run(new float[] {1f}));
     assertTrue("inference started", level3.entered.await(5, TimeUnit.SECONDS));
@@ -142,7 +121,7 @@ public class ModelSwitcherTest {
   @Test
   public void aFailedLoadKeepsTheCurrentModelServing() throws IOException {
     switcher.switchTo(digit.model(2), "initial");
-    loader.failNext = true;
+    loader.failNextLoad = true;
     assertThrows(IOException.class, () -> switcher.switchTo(digit.model(3), "upgrade"));
     assertSame(digit.model(2), switcher.run(new float[] {1f}).model());
     assertEquals(1, events.size());
@@ -175,7 +154,7 @@ public class ModelSwitcherTest {
   @Test
   public void closeWaitsForTheInferenceInFlightBeforeClosingTheModel() throws Exception {
     switcher.switchTo(digit.model(1), "initial");
-    FakeRunner level1 = loader.runners.get(0);
+    FakeModels.Runner level1 = loader.runners.get(0);
     level1.gate = new CountDownLatch(1);
     Future<Inference> inFlight = pool.submit(() -> switcher.run(new float[] {1f}));
     assertTrue(level1.entered.await(5, TimeUnit.SECONDS));
@@ -188,7 +167,7 @@ public class ModelSwitcherTest {
 
   @Test
   public void manyInferencesDuringManySwitchesNeverUseAClosedModel() throws Exception {
-    loader.recordRuns = false;
+    loader.logRuns = false;
     switcher.switchTo(digit.model(3), "initial");
     AtomicBoolean stop = new AtomicBoolean();
     List<Future<Integer>> workers = new ArrayList<>();
@@ -216,69 +195,8 @@ public class ModelSwitcherTest {
     }
     switcher.close();
     assertTrue("workers ran", totalRuns > 0);
-    for (FakeRunner runner : loader.runners) {
+    for (FakeModels.Runner runner : loader.runners) {
       assertTrue(runner.model + " closed exactly once", runner.closed.get());
     }
-  }
-
-  /** Test double for the interpreter: records loads, runs and closes, and flags misuse. */
-  private final class FakeLoader implements ModelLoader {
-    final List<FakeRunner> runners = Collections.synchronizedList(new ArrayList<>());
-    volatile boolean failNext;
-    volatile boolean recordRuns = true;
-
-    @Override
-    public ModelRunner load(ModelInfo model) throws IOException {
-      if (failNext) {
-        failNext = false;
-        throw new IOException("cannot map " + model.file());
-      }
-      log.add("load " + name(model));
-      FakeRunner runner = new FakeRunner(model);
-      runners.add(runner);
-      return runner;
-    }
-  }
-
-  private final class FakeRunner implements ModelRunner {
-    final ModelInfo model;
-    final AtomicBoolean closed = new AtomicBoolean();
-    final CountDownLatch entered = new CountDownLatch(1);
-    volatile CountDownLatch gate;
-
-    FakeRunner(ModelInfo model) {
-      this.model = model;
-    }
-
-    @Override
-    public float[] run(float[] input) {
-      if (closed.get()) {
-        violations.add("run on closed " + name(model));
-      }
-      if (loader.recordRuns) {
-        log.add("run " + name(model));
-      }
-      entered.countDown();
-      if (gate != null) {
-        try {
-          gate.await();
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
-      }
-      return new float[] {model.level()};
-    }
-
-    @Override
-    public void close() {
-      if (!closed.compareAndSet(false, true)) {
-        violations.add("second close of " + name(model));
-      }
-      log.add("close " + name(model));
-    }
-  }
-
-  private static String name(ModelInfo model) {
-    return model.task() + "/" + model.level();
   }
 }
