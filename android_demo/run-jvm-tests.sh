@@ -27,6 +27,12 @@ if [[ ! -f "$junit_jar" || ! -f "$hamcrest_jar" ]]; then
 fi
 [[ -f "$fixture" ]] || { echo "error: shared policy fixture not found at $fixture." >&2; exit 2; }
 
+# The core must stay plain Java: it is compiled here without the Android SDK.
+if grep -rnE '^import (static )?androidx?\.' "$core_dir/src"; then
+  echo "error: the core must not import android.* or androidx.* (see the lines above)." >&2
+  exit 1
+fi
+
 rm -rf "$out_dir"
 mkdir -p "$out_dir/main" "$out_dir/test"
 classpath="$junit_jar:$hamcrest_jar"

@@ -1,0 +1,21 @@
+// Plain-Java core of the demo: manifest, budget policy, model switching, preprocessing.
+// It must not use android.* so that it compiles and runs its tests on any JVM.
+plugins {
+    `java-library`
+}
+
+tasks.withType<JavaCompile>().configureEach {
+    options.release.set(17)
+}
+
+dependencies {
+    testImplementation("junit:junit:4.13.2")
+}
+
+tasks.test {
+    // The policy vectors shared with the Python runtime (dvn_runtime) live at the repo root.
+    systemProperty(
+        "dvn.policyVectors",
+        rootProject.file("../tests/fixtures/policy_vectors.json").absolutePath,
+    )
+}
