@@ -20,9 +20,9 @@ class DVNModel(keras.Model):
 
     `call(images, task=j, level=l)` runs task j's virtual network at level l
     (task 0-based, level 1-based; level None means the whole network).
-    `train_step` takes one `(images, labels)` batch per task and sums the
-    cross-entropy over every (task, level) in one tape, one optimizer step.
-    `test_step` takes one `(images, labels, weights)` batch per task.
+    `train_step` takes a dict {task name: (images, labels)} with one batch
+    per task and sums the cross-entropy over every (task, level) in one tape,
+    one optimizer step. `test_step` takes {task name: (images, labels, weights)}.
 
     Args:
       task_names: one name per task.
@@ -44,7 +44,7 @@ class DVNModel(keras.Model):
         self.num_classes = list(num_classes)
         if not (len(self.task_names) == len(self.num_classes) == self.plan.num_tasks):
             raise ValueError(
-                f"DVNModel: need one name and class count per order, got "
+                f"DVNModel: need one distinct name and class count per order, got "
                 f"{len(self.task_names)} names, {len(self.num_classes)} class counts, "
                 f"{self.plan.num_tasks} orders")
         shapes = input_shape if isinstance(input_shape[0], (list, tuple)) else [input_shape]
@@ -105,13 +105,18 @@ class DVNModel(keras.Model):
     def hierarchy_loss(self, data, training):
         """Eq. 2: the weighted sum over tasks and levels of each level's cross-entropy."""
         total = 0.0
-        for task, (images, labels) in enumerate(data):
+        for task, (images, labels) in enumerate(self.per_task(data)):
             class_ids = labels if len(labels.shape) == 1 else ops.argmax(labels, axis=-1)
             for level in self.levels:
                 logits = self(images, task=task, level=level, training=training)
                 total += self.level_weights[level - 1] * self.task_loss(labels, logits)
                 self.accuracy(task, level).update_state(class_ids, logits)
         return total
+
+    def per_task(self, data):
+        """The per-task batches of a step's data, in task order."""
+        batches, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        return [batches[name] for name in self.task_names]
 
     def train_step(self, data):
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
@@ -124,7 +129,7 @@ class DVNModel(keras.Model):
         return {m.name: m.result() for m in self.metrics}
 
     def test_step(self, data):
-        for task, (images, labels, weights) in enumerate(data):
+        for task, (images, labels, weights) in enumerate(self.per_task(data)):
             for level in self.levels:
                 logits = self(images, task=task, level=level, training=False)
                 self.accuracy(task, level).update_state(labels, logits, sample_weight=weights)

@@ -101,6 +101,8 @@ def main(argv):
         fail(f"method {config.method!r} is not available; use --config.method=dvn")
     check_writable(workdir)
     check_same_run(config, workdir)
+    from dvn_tf.quiet import import_tensorflow_quietly
+    import_tensorflow_quietly()
     from dvn_tf.data import DataNotPreparedError
     try:
         run(config, workdir)
@@ -116,11 +118,14 @@ def cli():
     config = load_scenario_config(scenario_from_argv(sys.argv[1:]))
     flags.DEFINE_string("scenario", DEFAULT_SCENARIO, "Scenario: a module in configs/.")
     flags.DEFINE_string("workdir", None, "Output directory (default runs/SCENARIO).")
-    config_flags.DEFINE_config_dict("config", config, "Scenario config; override fields "
-                                    "with --config.KEY=VALUE.")
-    try:
+    try:  # ml_collections reads --config.KEY overrides from sys.argv already here
+        config_flags.DEFINE_config_dict(
+            "config", config, "Scenario config; override fields with --config.KEY=VALUE.")
         flags.FLAGS(sys.argv)
-    except flags.Error as error:
+    except (AttributeError, KeyError, TypeError, IndexError) as error:
+        fail(f"unknown config field {str(error).strip(chr(34))}; the fields are: "
+             f"{', '.join(sorted(config.keys()))}")
+    except (flags.Error, ValueError) as error:
         fail(f"{error}; see --helpfull for the flags")
     app.run(main)
 

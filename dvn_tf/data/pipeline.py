@@ -13,30 +13,30 @@ def steps_per_epoch(tasks, batch_size):
 
 
 def training_dataset(tasks, batch_size, seed):
-    """Endless zip of one shuffled (images, labels) batch per task; each task draws its own."""
-    per_task = []
+    """Endless {task name: (images, labels)} batches; each task draws from its own data."""
+    per_task = {}
     for index, task in enumerate(tasks):
         data = task.train.shuffle(min(task.train_size, 50_000), seed=seed + index,
                                   reshuffle_each_iteration=True)
         data = data.repeat().batch(batch_size, drop_remainder=True)
         if task.augment is not None:
             data = data.map(task.augment, num_parallel_calls=AUTOTUNE)
-        per_task.append(data)
-    return tf.data.Dataset.zip(tuple(per_task)).prefetch(AUTOTUNE)
+        per_task[task.name] = data
+    return tf.data.Dataset.zip(per_task).prefetch(AUTOTUNE)
 
 
 def evaluation_dataset(tasks, batch_size, split="test"):
-    """Zip of one (images, labels, weights) batch per task over every held-out example once.
+    """{task name: (images, labels, weights)} batches covering every held-out example once.
 
     Tasks with fewer examples are padded with weight-0 examples, so accuracy
     over the weighted examples is exact for every task.
     """
     sizes = [getattr(task, f"{split}_size") for task in tasks]
     batches = max(math.ceil(size / batch_size) for size in sizes)
-    per_task = []
+    per_task = {}
     for task in tasks:
         data = getattr(task, split).map(lambda image, label: (image, label, 1.0))
         padding = tf.data.Dataset.from_tensors(
             (tf.zeros(task.input_shape), tf.constant(0, tf.int32), 0.0)).repeat()
-        per_task.append(data.concatenate(padding).batch(batch_size).take(batches))
-    return tf.data.Dataset.zip(tuple(per_task)).prefetch(AUTOTUNE)
+        per_task[task.name] = data.concatenate(padding).batch(batch_size).take(batches)
+    return tf.data.Dataset.zip(per_task).prefetch(AUTOTUNE)

@@ -1,0 +1,95 @@
+"""The train CLI as a user runs it: a full tiny run, errors, seeding, resume after kill."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = ["--config.base_width=8", "--config.batch_size=64"]
+
+
+def train(*args, **kwargs):
+    return subprocess.run([sys.executable, "-m", "dvn_tf.train", *args], cwd=REPO,
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL, **kwargs)
+
+
+def test_tiny_digits_run_writes_results(tmp_path):
+    run = train(f"--workdir={tmp_path}", "--config.epochs=2", *TINY)
+    assert run.returncode == 0, run.stderr[-2000:]
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["scenario"] == "digits" and results["method"] == "dvn"
+    assert [t["order"] for t in results["tasks"]] == [[1, 2], [2, 1]]
+    entries = {(e["task"], e["level"]): e for e in results["entries"]}
+    assert set(entries) == {("low", 1), ("low", 2), ("high", 1), ("high", 2)}
+    assert entries[("high", 1)]["units"] == [2]
+    for task in ("low", "high"):
+        assert entries[(task, 1)]["params"] < entries[(task, 2)]["params"]
+        assert entries[(task, 1)]["flops"] < entries[(task, 2)]["flops"]
+        assert all(0.5 < entries[(task, level)]["accuracy"] <= 1 for level in (1, 2))
+    assert "Significance" in (tmp_path / "results.md").read_text()
+    assert "unit 1  unit 2" in run.stdout
+    assert (tmp_path / "model.keras").exists()
+    assert any(name.startswith("events") for _, _, files in os.walk(tmp_path / "tensorboard")
+               for name in files)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--scenario=nope"], "unknown scenario 'nope'; choose one of"),
+    (["--bogus=1"], "Unknown command line flag 'bogus'"),
+    (["--config.nonexistent=3"], "unknown config field 'nonexistent'"),
+    (["--config.epochs=abc"], "--config.epochs=abc"),
+    (["--workdir=/proc/forbidden/run"], "cannot write to workdir"),
+    (["--config.order_rule=spiral", "--workdir={tmp}"], "got 'spiral'"),
+    (["stray"], "unexpected arguments"),
+])
+def test_bad_input_gives_one_line_and_nonzero_exit(tmp_path, args, message):
+    run = train(*[a.replace("{tmp}", str(tmp_path)) for a in args])
+    assert run.returncode != 0
+    lines = [line for line in run.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and message in lines[0], run.stderr[-2000:]
+    assert "Traceback" not in run.stderr
+
+
+def test_same_seed_same_results_other_seed_other_split(tmp_path):
+    runs = []
+    for name, seed in (("a", 3), ("b", 3), ("c", 4)):
+        run = train(f"--workdir={tmp_path / name}", "--config.epochs=1", f"--config.seed={seed}",
+                    *TINY)
+        assert run.returncode == 0, run.stderr[-2000:]
+        results = json.loads((tmp_path / name / "results.json").read_text())
+        runs.append([e["accuracy"] for e in results["entries"]])
+    assert runs[0] == runs[1]
+    assert runs[0] != runs[2]
+
+
+def test_killed_run_resumes_from_last_epoch(tmp_path):
+    args = [sys.executable, "-m", "dvn_tf.train", f"--workdir={tmp_path}", "--config.epochs=6",
+            *TINY]
+    process = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    metadata = tmp_path / "checkpoints" / "training_metadata.json"
+    deadline = time.time() + 300
+    while time.time() < deadline and process.poll() is None:
+        if metadata.exists() and json.loads(metadata.read_text() or "{}").get("epoch", 0) >= 2:
+            break
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done = json.loads(metadata.read_text())["epoch"]
+    assert 2 <= done < 6 and not (tmp_path / "results.json").exists()
+    run = train(f"--workdir={tmp_path}", "--config.epochs=6", *TINY)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert f"Resuming from epoch {done} of 6" in run.stdout
+    assert "Epoch 1/6" not in run.stdout and "Epoch 6/6" in run.stdout
+    assert (tmp_path / "results.json").exists()
+
+
+def test_resuming_with_another_config_is_refused(tmp_path):
+    assert train(f"--workdir={tmp_path}", "--config.epochs=1", *TINY).returncode == 0
+    run = train(f"--workdir={tmp_path}", "--config.epochs=1", "--config.seed=9", *TINY)
+    assert run.returncode == 2 and "holds a run with another config" in run.stderr
