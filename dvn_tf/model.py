@@ -93,7 +93,8 @@ class DVNModel(keras.Model):
         x = images
         for stage in self.stages:
             x = stage(x, task=task, level=level, training=training)
-        return self.heads[task](ops.mean(x, axis=(1, 2)), level=level)
+        logits = self.heads[task](ops.mean(x, axis=(1, 2)), level=level)
+        return ops.cast(logits, "float32")  # losses and metrics in float32 under mixed precision
 
     def task_loss(self, labels, logits):
         """Mean cross-entropy; labels are class ids, or per-class probabilities (MixUp/CutMix)."""
@@ -122,7 +123,7 @@ class DVNModel(keras.Model):
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         with tf.GradientTape() as tape:
             loss = self.hierarchy_loss(data, training=True)
-            scaled_loss = loss / replicas
+            scaled_loss = self.optimizer.scale_loss(loss / replicas)
         gradients = tape.gradient(scaled_loss, self.trainable_variables)
         self.optimizer.apply(gradients, self.trainable_variables)
         self.loss_tracker.update_state(loss)
