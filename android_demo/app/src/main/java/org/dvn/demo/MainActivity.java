@@ -210,8 +210,12 @@ public final class MainActivity extends Activity {
 
   /** Starts serving {@code taskName}: a new policy whose first reading picks the level. */
   private void selectTask(String taskName) {
-    controller =
-        new LevelController(manifest.task(taskName), DemoSettings.POLICY, switcher);
+    try {
+      controller = new LevelController(manifest.task(taskName), DemoSettings.POLICY, switcher);
+    } catch (IllegalArgumentException e) {
+      postLog("task " + taskName + " cannot run: " + e.getMessage() + " (see DemoSettings)");
+      return;
+    }
     takeReading(false);
   }
 
