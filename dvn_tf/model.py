@@ -14,6 +14,22 @@ def metric_name(task_name, level):
     return f"{task_name}_L{level}_acc"
 
 
+def optimizer_step(optimizer, variables, compute_loss):
+    """Run compute_loss() under a tape, step the optimizer on the variables it reaches, return the loss.
+
+    The loss is divided by the replicas in sync (each replica's gradients are
+    summed) and scaled when the optimizer is a LossScaleOptimizer.
+    """
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    with tf.GradientTape() as tape:
+        loss = compute_loss()
+        scaled_loss = optimizer.scale_loss(loss / replicas)
+    gradients = tape.gradient(scaled_loss, variables)
+    used = [(g, v) for g, v in zip(gradients, variables) if g is not None]
+    optimizer.apply([g for g, _ in used], [v for _, v in used])
+    return loss
+
+
 @keras.saving.register_keras_serializable(package="dvn")
 class DVNModel(keras.Model):
     """Deep virtual networks over a sliced backbone (METHOD.md, Eq. 2).
@@ -103,10 +119,19 @@ class DVNModel(keras.Model):
         return ops.mean(keras.losses.categorical_crossentropy(
             labels, logits, from_logits=True, label_smoothing=self.label_smoothing))
 
+    def per_task(self, data):
+        """[(task index, batch)] for the tasks present in a step's data, in task order."""
+        batches, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        unknown = set(batches) - set(self.task_names)
+        if unknown:
+            raise ValueError(f"batches for unknown tasks {sorted(unknown)}; "
+                             f"the model's tasks are {self.task_names}")
+        return [(t, batches[name]) for t, name in enumerate(self.task_names) if name in batches]
+
     def hierarchy_loss(self, data, training):
-        """Eq. 2: the weighted sum over tasks and levels of each level's cross-entropy."""
+        """Eq. 2 (Eq. 1 for one task): the weighted sum of every present (task, level)'s cross-entropy."""
         total = 0.0
-        for task, (images, labels) in enumerate(self.per_task(data)):
+        for task, (images, labels) in self.per_task(data):
             class_ids = labels if len(labels.shape) == 1 else ops.argmax(labels, axis=-1)
             for level in self.levels:
                 logits = self(images, task=task, level=level, training=training)
@@ -114,27 +139,33 @@ class DVNModel(keras.Model):
                 self.accuracy(task, level).update_state(class_ids, logits)
         return total
 
-    def per_task(self, data):
-        """The per-task batches of a step's data, in task order."""
-        batches, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        return [batches[name] for name in self.task_names]
+    def step_logs(self, data, *extra_metrics):
+        """The loss and the accuracy of every (task, level) present in a step's data."""
+        present = [self.accuracy(task, level) for task, _ in self.per_task(data)
+                   for level in self.levels]
+        return {m.name: m.result() for m in [*extra_metrics, *present]}
+
+    def task_private_variables(self, tasks):
+        """Trainable variables only the given tasks use: their heads and their batch norms."""
+        private = [v for t in tasks for v in self.heads[t].trainable_variables]
+        for layer in self._flatten_layers():
+            if hasattr(layer, "norm") and callable(layer.norm):
+                private += [v for t in tasks for level in self.levels
+                            for v in layer.norm(t, level).trainable_variables]
+        return private
 
     def train_step(self, data):
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        with tf.GradientTape() as tape:
-            loss = self.hierarchy_loss(data, training=True)
-            scaled_loss = self.optimizer.scale_loss(loss / replicas)
-        gradients = tape.gradient(scaled_loss, self.trainable_variables)
-        self.optimizer.apply(gradients, self.trainable_variables)
+        loss = optimizer_step(self.optimizer, self.trainable_variables,
+                              lambda: self.hierarchy_loss(data, training=True))
         self.loss_tracker.update_state(loss)
-        return {m.name: m.result() for m in self.metrics}
+        return self.step_logs(data, self.loss_tracker)
 
     def test_step(self, data):
-        for task, (images, labels, weights) in enumerate(self.per_task(data)):
+        for task, (images, labels, weights) in self.per_task(data):
             for level in self.levels:
                 logits = self(images, task=task, level=level, training=False)
                 self.accuracy(task, level).update_state(labels, logits, sample_weight=weights)
-        return {m.name: m.result() for m in self.metrics if m is not self.loss_tracker}
+        return self.step_logs(data)
 
     def to_plain(self, task, level):
         """A functional Keras model of plain layers holding exactly (task, level)'s weights."""
