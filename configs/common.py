@@ -7,10 +7,14 @@ def base_config():
     """The config fields read by dvn_tf.train, with defaults."""
     c = ml_collections.ConfigDict()
     c.scenario = ""
-    c.method = "dvn"
+    c.method = "dvn"  # dvn | nested | independent; sequential also finetune | feature_extraction
     c.seed = 0
     # Tasks: dicts with name, dataset and optional label_key, classes, augment, mix, image_size.
     c.tasks = []
+    # Sequential scenarios learn the tasks one stage at a time (Eq. 4), distilling the old ones.
+    c.sequential = False
+    c.distill_temperature = 2.0
+    c.distill_weight = 1.0
     c.data_dir = ml_collections.config_dict.placeholder(str)
     c.test_fraction = 0.25  # embedded digits only: held-out share of the stratified split
     # Network.

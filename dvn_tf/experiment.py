@@ -2,6 +2,7 @@
 
 import json
 import os
+import sys
 import tempfile
 import time
 
@@ -54,12 +55,16 @@ def make_plan(config):
                               config.unit_fractions)
 
 
-def make_model(config, tasks):
-    """The DVN of a config over the given tasks, with every weight built."""
+def make_model(config, tasks, plan=None, base_width=None):
+    """The DVN of a config over the given tasks, with every weight built.
+
+    `plan` and `base_width` replace the config's for the compared methods.
+    """
     model = DVNModel(
         task_names=[t.name for t in tasks], num_classes=[t.num_classes for t in tasks],
-        plan=make_plan(config), input_shape=[t.input_shape for t in tasks],
-        backbone=config.backbone, base_width=config.base_width, dropout=config.dropout,
+        plan=plan or make_plan(config), input_shape=[t.input_shape for t in tasks],
+        backbone=config.backbone, base_width=base_width or config.base_width,
+        dropout=config.dropout,
         bn_momentum=config.bn_momentum, level_weights=config.level_weights,
         per_level_heads=config.per_level_heads, label_smoothing=config.label_smoothing,
         name="dvn")
@@ -98,68 +103,94 @@ class TrainClock(keras.callbacks.Callback):
         write_atomically(self.path, json.dumps({"seconds": self.seconds}))
 
 
-def completed_epochs(workdir):
-    """Epochs a previous run in workdir finished (0 if none)."""
-    path = os.path.join(workdir, "checkpoints", "training_metadata.json")
+def completed_epochs(run_dir):
+    """Epochs a previous run in run_dir finished (0 if none)."""
+    path = os.path.join(run_dir, "checkpoints", "training_metadata.json")
     return read_json(path)["epoch"] if os.path.exists(path) else 0
 
 
-def fit(model, tasks, config, workdir):
-    """Fit with per-epoch checkpoints; a killed run resumes from its last finished epoch."""
+def fit(model, tasks, config, run_dir):
+    """Fit on the tasks' training data with per-epoch checkpoints in run_dir; return seconds trained.
+
+    A killed run resumes from its last finished epoch.
+    """
     steps = steps_per_epoch(tasks, config.batch_size)
-    clock = TrainClock(os.path.join(workdir, "checkpoints", "train_time.json"))
-    done = completed_epochs(workdir)
+    clock = TrainClock(os.path.join(run_dir, "checkpoints", "train_time.json"))
+    done = completed_epochs(run_dir)
     if done:
-        print(f"Resuming from epoch {done} of {config.epochs} (checkpoint in {workdir}/checkpoints)")
+        print(f"Resuming from epoch {done} of {config.epochs} (checkpoint in {run_dir}/checkpoints)")
     model.fit(
         training_dataset(tasks, config.batch_size, config.seed),
         epochs=config.epochs, steps_per_epoch=steps, shuffle=False,
         validation_data=evaluation_dataset(tasks, config.batch_size * 4),
         callbacks=[
-            keras.callbacks.BackupAndRestore(os.path.join(workdir, "checkpoints"),
+            keras.callbacks.BackupAndRestore(os.path.join(run_dir, "checkpoints"),
                                              double_checkpoint=True, delete_checkpoint=False),
             clock,
-            keras.callbacks.TensorBoard(os.path.join(workdir, "tensorboard")),
+            keras.callbacks.TensorBoard(os.path.join(run_dir, "tensorboard")),
         ],
-        verbose=2 if os.environ.get("CI") else "auto")
+        verbose=1 if sys.stdout.isatty() else 2)  # a progress bar only where it redraws
     return clock.seconds
 
 
 def evaluate(model, tasks, config):
-    """Held-out accuracy of every (task, level), keyed by (task index, level)."""
+    """Held-out accuracy of every level of the given tasks, keyed by (task name, level)."""
     logs = model.evaluate(evaluation_dataset(tasks, config.batch_size * 4),
                           return_dict=True, verbose=0)
-    return {(t, level): float(logs[metric_name(task.name, level)])
-            for t, task in enumerate(tasks) for level in model.levels}
+    return {(task.name, level): float(logs[metric_name(task.name, level)])
+            for task in tasks for level in model.levels}
 
 
-def results_dict(model, tasks, config, accuracy, train_seconds):
+def save_model(model, path):
+    """Save a .keras model atomically."""
+    model.save(path + ".tmp.keras")
+    os.replace(path + ".tmp.keras", path)
+
+
+def entry(model, task_name, level, accuracy, reported_level=None):
+    """One results.json entry: (task, level)'s units, exact params and FLOPs, and accuracy.
+
+    `reported_level` names the budget when the model's own level differs
+    (an independent network per level has a single level of its own).
+    """
+    task = model.task_names.index(task_name)
+    params, flops = level_cost(model, task, level)
+    if reported_level is None:
+        reported_level, units = level, model.plan.level_units(task, level)
+    else:
+        units = list(range(1, reported_level + 1))
+    return {"task": task_name, "level": reported_level, "units": units,
+            "params": params, "flops": flops, "accuracy": accuracy}
+
+
+def results_dict(config, tasks, orders, entries, train_seconds, **extra):
     """The results.json document (DESIGN.md)."""
-    entries = []
-    for t, task in enumerate(tasks):
-        for level in model.levels:
-            params, flops = level_cost(model, t, level)
-            entries.append({"task": task.name, "level": level,
-                            "units": model.plan.level_units(t, level),
-                            "params": params, "flops": flops,
-                            "accuracy": accuracy[(t, level)]})
     return {"scenario": config.scenario, "method": config.method,
             "backbone": config.backbone, "order_rule": config.order_rule,
             "units": config.units,
-            "tasks": [{"name": task.name, "num_classes": task.num_classes,
-                       "order": model.plan.orders[t]} for t, task in enumerate(tasks)],
-            "entries": entries, "train_seconds": round(train_seconds, 2)}
+            "tasks": [{"name": task.name, "num_classes": task.num_classes, "order": order}
+                      for task, order in zip(tasks, orders)],
+            "entries": entries, "train_seconds": round(train_seconds, 2), **extra}
 
 
-def results_markdown(results, plan):
-    """The per-(task, level) table and the significance table, for people."""
-    lines = [f"# {results['scenario']}: {results['method']}, {results['backbone']}, "
-             f"k={results['units']}, order rule {results['order_rule']}", "",
-             "| task | level | units | params | FLOPs | accuracy |",
+def entries_table(entries):
+    """Markdown rows of results entries."""
+    lines = ["| task | level | units | params | FLOPs | accuracy |",
              "| --- | ---: | --- | ---: | ---: | ---: |"]
-    for e in results["entries"]:
+    for e in entries:
         lines.append(f"| {e['task']} | {e['level']} | {','.join(map(str, e['units']))} | "
                      f"{e['params']:,} | {e['flops']:,} | {e['accuracy']:.4f} |")
+    return lines
+
+
+def results_markdown(results):
+    """The per-(task, level) table, the accuracy after each stage and the significance table."""
+    lines = [f"# {results['scenario']}: {results['method']}, {results['backbone']}, "
+             f"k={results['units']}, order rule {results['order_rule']}", ""]
+    lines += entries_table(results["entries"])
+    for stage in results.get("stages", []):
+        lines += ["", f"After learning {stage['after_task']}:", ""] + entries_table(stage["entries"])
+    plan = UnitPlan(results["units"], [t["order"] for t in results["tasks"]])
     lines += ["", "Significance: levels of each task that train each unit (k - l_j(i) + 1)",
               "", "```", format_significance(plan, [t["name"] for t in results["tasks"]]),
               "```", "", f"Training time: {results['train_seconds']:.1f} s"]

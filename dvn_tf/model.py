@@ -6,7 +6,7 @@ import tensorflow as tf
 from keras import ops
 
 from dvn_tf.backbones import build_stages
-from dvn_tf.layers import TaskHead, as_plan
+from dvn_tf.layers import SwitchableBatchNorm, TaskHead, as_plan
 
 
 def metric_name(task_name, level):
@@ -149,7 +149,7 @@ class DVNModel(keras.Model):
         """Trainable variables only the given tasks use: their heads and their batch norms."""
         private = [v for t in tasks for v in self.heads[t].trainable_variables]
         for layer in self._flatten_layers():
-            if hasattr(layer, "norm") and callable(layer.norm):
+            if isinstance(layer, SwitchableBatchNorm):
                 private += [v for t in tasks for level in self.levels
                             for v in layer.norm(t, level).trainable_variables]
         return private

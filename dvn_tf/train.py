@@ -65,25 +65,18 @@ def run(config, workdir):
 
     from dvn_tf import experiment
     from dvn_tf.data import load_tasks
+    from dvn_tf.methods import run_method
 
     keras.utils.set_random_seed(config.seed)
     strategy = experiment.make_strategy(config.strategy)
     tasks = load_tasks(config)
-    with strategy.scope():
-        model = experiment.make_model(config, tasks)
-        model.compile(optimizer=experiment.make_optimizer(
-            config, experiment.steps_per_epoch(tasks, config.batch_size)),
-            jit_compile=config.jit_compile)
     experiment.write_atomically(os.path.join(workdir, "config.json"), config.to_json(indent=2))
-    print(f"{config.scenario}: {len(tasks)} tasks, backbone {config.backbone}, "
-          f"k={config.units}, {model.count_params():,} weights in all")
-    train_seconds = experiment.fit(model, tasks, config, workdir)
-    accuracy = experiment.evaluate(model, tasks, config)
-    results = experiment.results_dict(model, tasks, config, accuracy, train_seconds)
-    markdown = experiment.results_markdown(results, model.plan)
-    model_path = os.path.join(workdir, "model.keras")
-    model.save(model_path + ".tmp.keras")
-    os.replace(model_path + ".tmp.keras", model_path)
+    print(f"{config.scenario}: method {config.method}, tasks "
+          f"{', '.join(t.name for t in tasks)}, backbone {config.backbone}, k={config.units}")
+    results, model = run_method(config, tasks, workdir, strategy)
+    if model is not None:
+        experiment.save_model(model, os.path.join(workdir, "model.keras"))
+    markdown = experiment.results_markdown(results)
     experiment.write_atomically(os.path.join(workdir, "results.json"), json.dumps(results, indent=2))
     experiment.write_atomically(os.path.join(workdir, "results.md"), markdown)
     print(markdown)
@@ -97,8 +90,6 @@ def main(argv):
         fail(f"unexpected arguments {argv[1:]}; flags look like --scenario=NAME --config.KEY=VALUE")
     config = flags.FLAGS.config
     workdir = flags.FLAGS.workdir or os.path.join("runs", config.scenario)
-    if config.method != "dvn":
-        fail(f"method {config.method!r} is not available; use --config.method=dvn")
     check_writable(workdir)
     check_same_run(config, workdir)
     from dvn_tf.quiet import import_tensorflow_quietly

@@ -1,0 +1,133 @@
+"""What `--config.method` trains: the DVN (joint or in sequential stages) and the compared methods.
+
+- dvn: one network, all tasks and levels (Eq. 2); with `sequential`, one
+  stage per task, distilling the old tasks (Eq. 4).
+- finetune / feature_extraction: sequential stages without distillation; the
+  second trains only the new task's head and batch norms.
+- nested: one hierarchical network per task (Eq. 1), nothing shared across tasks.
+- independent: one plain network per (task, level), of that level's width.
+"""
+
+import os
+
+import keras
+
+from dvn_tf.distillation import SequentialTrainer
+from dvn_tf.experiment import (TrainClock, entry, evaluate, fit, make_model, make_optimizer,
+                               results_dict, save_model)
+from dvn_tf.data.pipeline import steps_per_epoch
+from dvn_tf.units import UnitPlan
+
+JOINT_METHODS = ("dvn", "nested", "independent")
+SEQUENTIAL_METHODS = ("dvn", "finetune", "feature_extraction", "nested", "independent")
+
+
+def run_stage(build, train_tasks, eval_tasks, config, run_dir, strategy):
+    """Train one model in run_dir (resuming a killed run); return (model, accuracy, seconds).
+
+    `build()` returns (what to fit, the DVN it trains). A finished stage is
+    reloaded from run_dir/model.keras instead of trained again.
+    """
+    os.makedirs(run_dir, exist_ok=True)
+    path = os.path.join(run_dir, "model.keras")
+    if os.path.exists(path):
+        with strategy.scope():
+            model = keras.saving.load_model(path, compile=False)
+        seconds = TrainClock(os.path.join(run_dir, "checkpoints", "train_time.json")).seconds
+    else:
+        with strategy.scope():
+            trainer, model = build()
+            trainer.compile(optimizer=make_optimizer(
+                config, steps_per_epoch(train_tasks, config.batch_size)),
+                jit_compile=config.jit_compile)
+        seconds = fit(trainer, train_tasks, config, run_dir)
+        save_model(model, path)
+    if not model.compiled:
+        model.compile()
+    return model, evaluate(model, eval_tasks, config), seconds
+
+
+def level_entries(model, tasks, accuracy):
+    """Results entries for every level of the given tasks of a DVN."""
+    return [entry(model, task.name, level, accuracy[(task.name, level)])
+            for task in tasks for level in model.levels]
+
+
+def run_joint(config, tasks, workdir, strategy):
+    """The DVN trained on all tasks at once; returns (results, model)."""
+    def build():
+        model = make_model(config, tasks)
+        return model, model
+
+    model, accuracy, seconds = run_stage(build, tasks, tasks, config, workdir, strategy)
+    return results_dict(config, tasks, model.plan.orders, level_entries(model, tasks, accuracy),
+                        seconds), model
+
+
+def run_sequential(config, tasks, workdir, strategy):
+    """One stage per task, in task order; returns (results with per-stage entries, final model)."""
+    stages, seconds, previous = [], 0.0, None
+    for index, task in enumerate(tasks):
+        def build(previous=previous, index=index):
+            if previous is None:
+                model = make_model(config, tasks)
+                return model, model
+            student, teacher = (keras.saving.load_model(previous, compile=False) for _ in "st")
+            distill = config.method == "dvn"
+            trainer = SequentialTrainer(
+                student, teacher, old_tasks=range(index), new_tasks=[index],
+                temperature=config.distill_temperature,
+                weight=config.distill_weight if distill else 0.0,
+                private_only=config.method == "feature_extraction", name="sequential")
+            return trainer, student
+
+        print(f"Stage {index + 1} of {len(tasks)}: learning task {task.name!r}")
+        run_dir = os.path.join(workdir, f"stage{index + 1}_{task.name}")
+        learned = tasks[:index + 1]
+        model, accuracy, stage_seconds = run_stage(build, [task], learned, config, run_dir, strategy)
+        seconds += stage_seconds
+        stages.append({"after_task": task.name, "entries": level_entries(model, learned, accuracy)})
+        previous = os.path.join(run_dir, "model.keras")
+    return results_dict(config, tasks, model.plan.orders, stages[-1]["entries"], seconds,
+                        stages=stages), model
+
+
+def run_members(config, tasks, workdir, strategy):
+    """nested or independent: separate networks, nothing shared across tasks; returns (results, None)."""
+    k, entries, seconds = config.units, [], 0.0
+    full_order = list(range(1, k + 1))
+    for task in tasks:
+        if config.method == "nested":
+            members = [(task.name, UnitPlan(k, [full_order]), config.base_width, None)]
+        else:
+            members = [(f"{task.name}_L{level}", UnitPlan(1, [[1]]),
+                        max(1, config.base_width * level // k), level)
+                       for level in full_order]
+        for name, plan, width, as_level in members:
+            def build(plan=plan, width=width):
+                model = make_model(config, [task], plan=plan, base_width=width)
+                return model, model
+
+            print(f"{config.method}: training {name}")
+            model, accuracy, member_seconds = run_stage(
+                build, [task], [task], config, os.path.join(workdir, "members", name), strategy)
+            seconds += member_seconds
+            if as_level is None:
+                entries += level_entries(model, [task], accuracy)
+            else:
+                entries.append(entry(model, task.name, 1, accuracy[(task.name, 1)], as_level))
+    return results_dict(config, tasks, [full_order] * len(tasks), entries, seconds), None
+
+
+def run_method(config, tasks, workdir, strategy):
+    """Train what config.method names; returns (results, the DVN to export or None)."""
+    allowed = SEQUENTIAL_METHODS if config.sequential else JOINT_METHODS
+    if config.method not in allowed:
+        kind = "sequential" if config.sequential else "joint"
+        raise ValueError(f"method {config.method!r} is not one of the {kind} scenario's "
+                         f"methods {allowed}")
+    if config.method in ("nested", "independent"):  # nothing shared: no sequential stages
+        return run_members(config, tasks, workdir, strategy)
+    if config.sequential:
+        return run_sequential(config, tasks, workdir, strategy)
+    return run_joint(config, tasks, workdir, strategy)
