@@ -85,7 +85,9 @@ def run(config, workdir):
 
 def main(argv):
     """Entry point after flag parsing."""
-    from absl import flags
+    from absl import flags, logging
+    if not flags.FLAGS["verbosity"].present:  # no library INFO lines (tfds logs each split it opens)
+        logging.set_verbosity(logging.WARNING)
     if len(argv) > 1:
         fail(f"unexpected arguments {argv[1:]}; flags look like --scenario=NAME --config.KEY=VALUE")
     config = flags.FLAGS.config
