@@ -19,7 +19,8 @@ def import_tensorflow_quietly():
     os.dup2(null, 2)
     try:
         import tensorflow
-        tensorflow.config.list_logical_devices()
+        if "TF_CONFIG" not in os.environ:  # MultiWorkerMirroredStrategy must set up devices first
+            tensorflow.config.list_logical_devices()
     finally:
         os.dup2(saved, 2)
         os.close(saved)

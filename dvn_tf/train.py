@@ -67,8 +67,10 @@ def run(config, workdir):
     from dvn_tf.data import load_tasks
     from dvn_tf.methods import run_method
 
+    os.makedirs(workdir, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
     strategy = experiment.make_strategy(config.strategy)
+    experiment.set_precision(config)
     tasks = load_tasks(config)
     experiment.write_atomically(os.path.join(workdir, "config.json"), config.to_json(indent=2))
     print(f"{config.scenario}: method {config.method}, tasks "
