@@ -1,0 +1,114 @@
+"""Export a training run: every (task, level) as a checked, measured .tflite, plus manifest.json.
+
+For each (task, level): `DVNModel.to_plain` materializes a plain Keras model
+of that level's weights (checked against the DVN itself on held-out images),
+export/convert.py (or export/qat.py for int8-qat) turns it into a .tflite,
+export/verify.py runs it through LiteRT on the task's test split (float32
+models must match Keras: export/verify.py's limits), and export/measure.py
+measures latency and memory cost in a fresh process.
+
+Files are built in a private staging directory inside the output directory
+and moved into place with os.replace only when every model has passed, the
+manifest last; a failed export leaves the previous export untouched.
+"""
+
+import hashlib
+import os
+import shutil
+import tempfile
+import time
+
+import numpy as np
+
+from export import convert, manifest, measure, verify
+from export.loading import load_run
+from export.manifest import check_output_dir
+from export.qat import model_file
+
+
+def _megabytes(count):
+    return f"{count / 2 ** 20:.1f} MiB"
+
+
+def export_run(workdir, quantize="none", out=None, threads=1, runs=50,
+               qat_epochs=None, qat_learning_rate=None, seed=0, log=print):
+    """Export the run in workdir into `out` (default workdir/tflite); returns the manifest."""
+    convert.check_mode(quantize)
+    out = out or os.path.join(workdir, "tflite")
+    check_output_dir(out)
+    staging = tempfile.mkdtemp(dir=out, prefix=".staging-")
+    try:
+        document = _export_into(workdir, quantize, out, staging, threads, runs,
+                                qat_epochs, qat_learning_rate, seed, log)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return document
+
+
+def _export_into(workdir, quantize, out, staging, threads, runs, qat_epochs,
+                 qat_learning_rate, seed, log):
+    qat_results = {}
+    if quantize == "int8-qat":
+        from export import qat
+        log("int8-qat: quantization-aware fine-tuning of every (task, level) in a child process")
+        qat_results = qat.run_child(workdir, staging,
+                                    qat.DEFAULT_EPOCHS if qat_epochs is None else qat_epochs,
+                                    qat_learning_rate, seed)
+    config, dvn, tasks = load_run(workdir)
+    total = len(tasks) * len(dvn.levels)
+    log(f"Exporting {total} models of {workdir} ({config.scenario}, {config.backbone}, "
+        f"k={dvn.plan.units}) with quantize={quantize} into {out}")
+    from dvn_tf.counting import count_flops
+
+    entries = []
+    for t, task in enumerate(tasks):
+        images, labels = verify.held_out(task)
+        calibration = (convert.training_images(task, seed=seed)
+                       if quantize in convert.INTEGER_MODES else None)
+        for level in dvn.levels:
+            started = time.perf_counter()
+            name = f"{task.name} level {level}"
+            plain = dvn.to_plain(t, level)
+            probe = images[:verify.BATCH]
+            verify.check_parity(f"{name} (to_plain)",
+                                np.asarray(dvn(probe, task=t, level=level)),
+                                verify.keras_logits(plain, probe))
+            keras_logits = verify.keras_logits(plain, images)
+            file = model_file(task.name, level)
+            path = os.path.join(staging, file)
+            if quantize == "int8-qat":
+                with open(path, "rb") as handle:
+                    content = handle.read()
+                accuracy_keras = qat_results[file]["accuracy_keras"]
+            else:
+                content = convert.to_tflite(plain, quantize, calibration)
+                with open(path, "wb") as handle:
+                    handle.write(content)
+                accuracy_keras = verify.accuracy(keras_logits, labels)
+            tflite_logits = verify.tflite_logits(content, images)
+            disagreement, relative = verify.compare(keras_logits, tflite_logits)
+            if quantize in convert.FLOAT_MODES:
+                verify.check_parity(name, keras_logits, tflite_logits)
+            cost = measure.measure_file(path, threads=threads, runs=runs)
+            entry = {
+                "task": task.name, "level": level, "file": file,
+                "sha256": hashlib.sha256(content).hexdigest(), "bytes": len(content),
+                "params": int(plain.count_params()), "flops": count_flops(plain),
+                "quantize": quantize, "accuracy_keras": round(accuracy_keras, 6),
+                "accuracy_tflite": round(verify.accuracy(tflite_logits, labels), 6),
+                "latency_ms": float(f"{cost['latency_ms']:.4g}"),
+                "arena_bytes": int(cost["arena_bytes"])}
+            entries.append(entry)
+            log(f"[{len(entries)}/{total}] {name}: {file} {entry['bytes']:,} bytes, "
+                f"{entry['params']:,} params, {entry['flops']:,} FLOPs; accuracy Keras "
+                f"{entry['accuracy_keras']:.4f} LiteRT {entry['accuracy_tflite']:.4f} "
+                f"(vs float Keras: top-1 differs on {disagreement:.2%}, max logit error "
+                f"{relative:.1e}); "
+                f"{entry['latency_ms']:.3f} ms; memory {_megabytes(entry['arena_bytes'])} "
+                f"(arena >= {cost['arena_floor']:,} bytes); {time.perf_counter() - started:.1f} s")
+    document = manifest.build_manifest(config.scenario, tasks, entries)
+    for entry in entries:
+        os.replace(os.path.join(staging, entry["file"]), os.path.join(out, entry["file"]))
+    manifest.write_json(os.path.join(out, manifest.MANIFEST), document)
+    log(f"Wrote {os.path.join(out, manifest.MANIFEST)} and {len(entries)} models")
+    return document

@@ -1,0 +1,146 @@
+"""python -m export end to end on a tiny digits run, its manifest, and its bad-input errors."""
+
+import hashlib
+import json
+import os
+
+import numpy as np
+import pytest
+from ai_edge_litert.interpreter import Interpreter
+
+from export.manifest import MODEL_FIELDS, check_manifest, read_manifest
+from test_export_helpers import export, train_digits
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """A digits run of width 8 trained for 4 epochs, exported as float32 into WORKDIR/tflite."""
+    workdir = str(tmp_path_factory.mktemp("tiny_digits"))
+    train_digits(workdir, "--config.base_width=8", "--config.epochs=4")
+    result = export(workdir)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return workdir, result
+
+
+def held_out_digits(seed=0, test_fraction=0.25):
+    """Raw held-out digit images (pixels in [0, 16]) and their digits, as dvn_tf splits them."""
+    from dvn_tf.data.digits import PIXEL_SCALE, split_digits
+    _, (images, digits) = split_digits(seed, test_fraction)
+    return images * PIXEL_SCALE, digits
+
+
+def test_export_writes_a_complete_manifest(tiny_run):
+    workdir, result = tiny_run
+    out = os.path.join(workdir, "tflite")
+    manifest = read_manifest(out)
+    check_manifest(manifest)
+    assert manifest["scenario"] == "digits"
+    assert manifest["input"] == {"shape": [1, 8, 8, 1], "dtype": "float32",
+                                 "mean": manifest["input"]["mean"],
+                                 "std": manifest["input"]["std"]}
+    assert 0.2 < manifest["input"]["mean"][0] < 0.4 and 0.3 < manifest["input"]["std"][0] < 0.5
+    assert [(t["name"], t["labels"]) for t in manifest["tasks"]] == [
+        ("low", ["0", "1", "2", "3", "4"]), ("high", ["5", "6", "7", "8", "9"])]
+    with open(os.path.join(workdir, "results.json")) as file:
+        results = {(e["task"], e["level"]): e for e in json.load(file)["entries"]}
+    assert sorted((m["task"], m["level"]) for m in manifest["models"]) == sorted(results)
+    for model in manifest["models"]:
+        assert set(model) == set(MODEL_FIELDS)
+        with open(os.path.join(out, model["file"]), "rb") as file:
+            content = file.read()
+        assert model["sha256"] == hashlib.sha256(content).hexdigest()
+        assert model["bytes"] == len(content)
+        trained = results[(model["task"], model["level"])]
+        assert (model["params"], model["flops"]) == (trained["params"], trained["flops"])
+        assert abs(model["accuracy_keras"] - trained["accuracy"]) < 1e-4
+        assert abs(model["accuracy_tflite"] - model["accuracy_keras"]) <= 0.005
+        assert model["quantize"] == "none" and 0 < model["latency_ms"] < 1000
+        assert model["arena_bytes"] > 4 * 8 * 8 * 8  # at least one activation of the stem
+    assert sorted(os.listdir(out)) == sorted(
+        ["manifest.json"] + [m["file"] for m in manifest["models"]]), "temporary files left"
+    assert len([line for line in result.stdout.splitlines() if line.startswith("[")]) == 4
+
+
+def test_exported_models_classify_held_out_digits(tiny_run):
+    """Preprocess raw pixels from the manifest alone, run the top level in LiteRT, read the label."""
+    out = os.path.join(tiny_run[0], "tflite")
+    manifest = read_manifest(out)
+    images, digits = held_out_digits()
+    mean, std = manifest["input"]["mean"][0], manifest["input"]["std"][0]
+    for task in manifest["tasks"]:
+        top = max((m for m in manifest["models"] if m["task"] == task["name"]),
+                  key=lambda m: m["level"])
+        interpreter = Interpreter(model_path=os.path.join(out, top["file"]))
+        interpreter.allocate_tensors()
+        source, target = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+        assert list(source["shape"]) == manifest["input"]["shape"]
+        in_task = [i for i, d in enumerate(digits) if str(d) in task["labels"]][:20]
+        correct = 0
+        for i in in_task:
+            x = ((images[i] / 16.0 - mean) / std).astype(np.float32)[None]  # [1, 8, 8, 1]
+            interpreter.set_tensor(source["index"], x)
+            interpreter.invoke()
+            logits = interpreter.get_tensor(target["index"])[0]
+            correct += task["labels"][int(np.argmax(logits))] == str(digits[i])
+        assert correct >= 18, f"{task['name']}: {correct}/20 held-out digits right"
+
+
+def test_the_runtime_accepts_the_export(tiny_run):
+    from dvn_runtime.manifest import load_manifest
+    loaded = load_manifest(os.path.join(tiny_run[0], "tflite"))
+    assert set(loaded.tasks) == {"low", "high"} and len(loaded.models) == 4
+
+
+def test_failed_export_leaves_the_previous_export_untouched(tiny_run, tmp_path):
+    workdir = tiny_run[0]
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text(open(os.path.join(workdir, "config.json")).read())
+    (broken / "model.keras").write_bytes(b"not a keras file")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "manifest.json").write_text('{"previous": true}')
+    result = export(broken, f"--out={out}")
+    assert result.returncode != 0
+    assert_one_line_error(result, "cannot load")
+    assert sorted(os.listdir(out)) == ["manifest.json"]
+    assert json.loads((out / "manifest.json").read_text()) == {"previous": True}
+
+
+def assert_one_line_error(result, fragment):
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr + result.stdout
+    errors = [line for line in result.stderr.splitlines() if line.startswith("export: error:")]
+    assert len(errors) == 1 and fragment in errors[0], result.stderr[-1500:]
+
+
+@pytest.fixture
+def fake_run(tmp_path):
+    """A directory that passes the cheap run check (the files exist; nothing is loaded)."""
+    (tmp_path / "model.keras").write_bytes(b"")
+    (tmp_path / "config.json").write_text("{}")
+    return tmp_path
+
+
+def test_missing_workdir(tmp_path):
+    assert_one_line_error(export(tmp_path / "nowhere"), "does not exist")
+
+
+def test_workdir_without_model(tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    assert_one_line_error(export(tmp_path), "no model.keras")
+
+
+def test_unknown_quantize_mode(fake_run):
+    assert_one_line_error(export(fake_run, "--quantize=int4"), "unknown quantize mode 'int4'")
+
+
+def test_unwritable_output_directory(fake_run):
+    (fake_run / "a_file").write_text("")
+    assert_one_line_error(export(fake_run, f"--out={fake_run / 'a_file' / 'tflite'}"),
+                          "cannot write to output directory")
+
+
+def test_missing_workdir_flag():
+    from test_export_helpers import run_module
+    assert_one_line_error(run_module("export"), "--workdir")
