@@ -42,11 +42,12 @@ class KerasMultiWorkerStrategy(tf.distribute.MultiWorkerMirroredStrategy):
     nest is reduced leaf by leaf, and `axis` is ignored for scalars.
     """
 
-    def reduce(self, reduce_op, value, axis):
+    def reduce(self, reduce_op, value, axis=None):
         parent = super()
 
         def reduce_one(leaf):
-            rank = self.experimental_local_results(leaf)[0].shape.rank
+            shape = getattr(self.experimental_local_results(leaf)[0], "shape", ())
+            rank = shape.rank if isinstance(shape, tf.TensorShape) else len(shape)
             return parent.reduce(reduce_op, leaf, None if rank == 0 else axis)
 
         return tf.nest.map_structure(reduce_one, value)

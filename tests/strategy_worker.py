@@ -1,0 +1,171 @@
+"""Runs one DVN train step (and an evaluation) under default and MirroredStrategy; prints JSON.
+
+tests/test_strategies.py runs this in a subprocess, because the CPU must be
+split into two logical devices before TensorFlow initializes. Usage:
+    python tests/strategy_worker.py OUT.json
+"""
+
+import json
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import tensorflow as tf  # noqa: E402
+
+CPU = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(CPU, [tf.config.LogicalDeviceConfiguration()] * 2)
+
+import keras  # noqa: E402
+import ml_collections  # noqa: E402
+import numpy as np  # noqa: E402
+
+from dvn_tf import experiment  # noqa: E402
+from dvn_tf.model import DVNModel  # noqa: E402
+from dvn_tf.units import UnitPlan  # noqa: E402
+
+BATCH = 8  # per task, global; each of the two replicas gets 4
+CLASSES = {"a": 3, "b": 4}
+
+
+class ProbedDVN(DVNModel):
+    """The DVN, also logging how many rows of each task's batch one replica received."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.rows = keras.metrics.Mean(name="replica_rows")
+
+    def train_step(self, data):
+        logs = super().train_step(data)
+        for _, (images, _) in self.per_task(data):
+            self.rows.update_state(tf.cast(tf.shape(images)[0], "float32"))
+        return {**logs, "replica_rows": self.rows.result()}
+
+
+def build(strategy):
+    """The same tiny DVN (same seed, same initial weights) compiled under strategy."""
+    with strategy.scope():
+        keras.utils.set_random_seed(0)
+        model = ProbedDVN(list(CLASSES), list(CLASSES.values()),
+                          UnitPlan.from_rule(2, 2, "nearest"), (8, 8, 1),
+                          backbone="resnet-8", base_width=4)
+        model.build()
+        model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9, nesterov=True,
+                                                     weight_decay=1e-3))
+    return model
+
+
+def batch(seed, duplicated_halves):
+    """{task: (images, labels)} of BATCH rows; optionally rows 4-7 repeat rows 0-3."""
+    rng = np.random.default_rng(seed)
+    data = {}
+    for name, classes in CLASSES.items():
+        images = rng.normal(size=(BATCH, 8, 8, 1)).astype("float32")
+        labels = rng.integers(0, classes, BATCH).astype("int32")
+        if duplicated_halves:
+            half = BATCH // 2
+            images = np.concatenate([images[:half]] * 2)
+            labels = np.concatenate([labels[:half]] * 2)
+        data[name] = (images, labels)
+    return data
+
+
+def first_step(strategy, data):
+    """Fit one step from the seeded initial weights; (logs, model)."""
+    model = build(strategy)
+    history = model.fit(tf.data.Dataset.from_tensors(data), epochs=1, verbose=0)
+    return {k: float(v[0]) for k, v in history.history.items()}, model
+
+
+def weights(model):
+    """Every weight (trainable and BN moving statistics), as read from replica 0, in model order."""
+    return [keras.ops.convert_to_numpy(v) for v in model.weights]
+
+
+def replica_copies_spread(model):
+    """Largest difference between the replicas' copies of any weight."""
+    spread = 0.0
+    for variable in model.weights:
+        copies = [np.asarray(c) for c in getattr(variable.value, "values", [variable.value])]
+        spread = max([spread] + [float(np.max(np.abs(c - copies[0]))) for c in copies])
+    return spread
+
+
+def max_difference(a, b, only=None):
+    """Largest elementwise difference between two weight lists (at the indices `only`)."""
+    indices = range(len(a)) if only is None else only
+    return max(float(np.max(np.abs(a[i] - b[i]))) for i in indices)
+
+
+def trainable_indices(model):
+    return [i for i, v in enumerate(model.weights) if v.trainable]
+
+
+class FakeTask:
+    """A held-out split of n examples, enough for experiment.evaluate."""
+
+    def __init__(self, name, classes, n, seed):
+        rng = np.random.default_rng(seed)
+        self.name, self.num_classes, self.input_shape = name, classes, (8, 8, 1)
+        self.test = tf.data.Dataset.from_tensor_slices(
+            (rng.normal(size=(n, 8, 8, 1)).astype("float32"),
+             rng.integers(0, classes, n).astype("int32")))
+        self.test_size = n
+
+
+def main(out_path):
+    default = tf.distribute.get_strategy()
+    mirrored = experiment.make_strategy("mirrored")
+    report = {"replicas": mirrored.num_replicas_in_sync}
+
+    # 1. Rows 4-7 repeat rows 0-3: each replica's half has the whole batch's BN statistics.
+    same = batch(1, duplicated_halves=True)
+    logs_d, model_d = first_step(default, same)
+    logs_m, model_m = first_step(mirrored, same)
+    report["duplicated"] = {
+        "loss_default": logs_d["loss"], "loss_mirrored": logs_m["loss"],
+        "rows_default": logs_d["replica_rows"], "rows_mirrored": logs_m["replica_rows"],
+        "weights_max_diff": max_difference(weights(model_d), weights(model_m)),
+        "replica_spread": replica_copies_spread(model_m)}
+
+    # 2. Distinct halves: per-replica BN sees other statistics than the whole batch.
+    mixed = batch(2, duplicated_halves=False)
+    logs_d, model_d = first_step(default, mixed)
+    logs_m, model_m = first_step(mirrored, mixed)
+    halves = [{k: (x[i * 4:(i + 1) * 4], y[i * 4:(i + 1) * 4]) for k, (x, y) in mixed.items()}
+              for i in range(2)]
+    ghost = [first_step(default, half) for half in halves]
+    ghost_halves = [weights(model) for _, model in ghost]
+    ghost_weights = [(a + b) / 2 for a, b in zip(*ghost_halves)]
+    trainable = trainable_indices(model_m)
+    synchronized = all(layer.synchronized for layer in model_m._flatten_layers()
+                       if isinstance(layer, keras.layers.BatchNormalization))
+    report["distinct"] = {
+        "synchronized_bn": synchronized,
+        "loss_default": logs_d["loss"], "loss_mirrored": logs_m["loss"],
+        "loss_ghost": (ghost[0][0]["loss"] + ghost[1][0]["loss"]) / 2,
+        "weights_max_diff": max_difference(weights(model_d), weights(model_m)),
+        "trainable_max_diff": max_difference(weights(model_d), weights(model_m), trainable),
+        "ghost_trainable_max_diff": max_difference(ghost_weights, weights(model_m), trainable),
+        "replica_spread": replica_copies_spread(model_m)}
+
+    # 3. Evaluation with weight-0 padding (tasks of different sizes), same weights everywhere.
+    tasks = [FakeTask("a", 3, 37, 3), FakeTask("b", 4, 21, 4)]
+    config = ml_collections.ConfigDict({"batch_size": 4})  # evaluation batches of 16 rows
+    model_m.set_weights(model_d.get_weights())
+    accuracy = {}
+    for name, model in (("default", model_d), ("mirrored", model_m)):
+        accuracy[name] = {f"{t}_L{level}": value for (t, level), value
+                          in experiment.evaluate(model, tasks, config).items()}
+        # The same metrics read in cross-replica context: sums over the replicas' counts.
+        accuracy[name + "_summed"] = {k.replace("_acc", ""): float(v) for k, v
+                                      in model.get_metrics_result().items() if k != "loss"}
+    report["evaluation"] = accuracy
+
+    with open(out_path, "w") as file:
+        json.dump(report, file, indent=2)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
