@@ -13,7 +13,7 @@ class MeasureError(RuntimeError):
 
 
 def measure_file(path, threads=1, runs=50, timeout=600):
-    """{"rss_bytes", "arena_floor", "arena_bytes", "first_ms", "latency_ms"} of one model.
+    """{"rss_bytes", "startup_bytes", "arena_floor", "arena_bytes", "first_ms", "latency_ms"} of one model.
 
     Starts `python export/probe.py` (numpy, ai_edge_litert and psutil only), so
     neither TensorFlow nor earlier models sit in the memory it measures.
