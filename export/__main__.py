@@ -56,7 +56,8 @@ def main(argv=None):
     except RunError as error:
         fail(first_line(error))
     out = args.out or os.path.join(args.workdir, "tflite")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from dvn_tf.quiet import import_tensorflow_quietly
+    import_tensorflow_quietly()
     from export.manifest import check_output_dir
     try:
         check_output_dir(out)

@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from export import convert, manifest, measure, verify
+from export import convert, manifest, measure, samples, verify
 from export.loading import load_run
 from export.manifest import check_output_dir
 from export.qat import model_file
@@ -60,9 +60,10 @@ def _export_into(workdir, quantize, out, staging, threads, runs, qat_epochs,
         f"k={dvn.plan.units}) with quantize={quantize} into {out}")
     from dvn_tf.counting import count_flops
 
-    entries = []
+    entries, held_out = [], []
     for t, task in enumerate(tasks):
         images, labels = verify.held_out(task)
+        held_out.append((images, labels))
         calibration = (convert.training_images(task, seed=seed)
                        if quantize in convert.INTEGER_MODES else None)
         for level in dvn.levels:
@@ -107,8 +108,12 @@ def _export_into(workdir, quantize, out, staging, threads, runs, qat_epochs,
                 f"{entry['latency_ms']:.3f} ms; memory {_megabytes(entry['arena_bytes'])} "
                 f"(arena >= {cost['arena_floor']:,} bytes); {time.perf_counter() - started:.1f} s")
     document = manifest.build_manifest(config.scenario, tasks, entries)
+    samples.write_samples(tasks, held_out, os.path.join(staging, samples.SAMPLES))
+    shutil.rmtree(os.path.join(out, samples.SAMPLES), ignore_errors=True)
+    os.replace(os.path.join(staging, samples.SAMPLES), os.path.join(out, samples.SAMPLES))
     for entry in entries:
         os.replace(os.path.join(staging, entry["file"]), os.path.join(out, entry["file"]))
     manifest.write_json(os.path.join(out, manifest.MANIFEST), document)
-    log(f"Wrote {os.path.join(out, manifest.MANIFEST)} and {len(entries)} models")
+    log(f"Wrote {os.path.join(out, manifest.MANIFEST)}, {len(entries)} models and sample "
+        f"images in {os.path.join(out, samples.SAMPLES)}")
     return document

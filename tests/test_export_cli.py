@@ -3,6 +3,9 @@
 import hashlib
 import json
 import os
+import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -57,7 +60,8 @@ def test_export_writes_a_complete_manifest(tiny_run):
         assert model["quantize"] == "none" and 0 < model["latency_ms"] < 1000
         assert model["arena_bytes"] > 4 * 8 * 8 * 8  # at least one activation of the stem
     assert sorted(os.listdir(out)) == sorted(
-        ["manifest.json"] + [m["file"] for m in manifest["models"]]), "temporary files left"
+        ["manifest.json", "samples"] + [m["file"] for m in manifest["models"]]), \
+        "temporary files left"
     assert len([line for line in result.stdout.splitlines() if line.startswith("[")]) == 4
 
 
@@ -89,6 +93,23 @@ def test_the_runtime_accepts_the_export(tiny_run):
     from dvn_runtime.manifest import load_manifest
     loaded = load_manifest(os.path.join(tiny_run[0], "tflite"))
     assert set(loaded.tasks) == {"low", "high"} and len(loaded.models) == 4
+
+
+def test_the_runtime_cli_classifies_the_exported_sample_images(tiny_run):
+    """Train, export, then classify the exported PNG samples as a user would on a board."""
+    tflite = os.path.join(tiny_run[0], "tflite")
+    for task in ("low", "high"):
+        folder = os.path.join(tflite, "samples", task)
+        images = sorted(os.path.join(folder, name) for name in os.listdir(folder))
+        assert len(images) == 10
+        run = subprocess.run([sys.executable, "-m", "dvn_runtime", "--models", tflite,
+                              "--task", task, "--image", *images],
+                             capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, run.stderr[-2000:]
+        answers = re.findall(r"^\s+1\. (\S+)", run.stdout, flags=re.MULTILINE)
+        truths = [os.path.basename(path)[3:-4] for path in images]
+        assert len(answers) == 10
+        assert sum(a == t for a, t in zip(answers, truths)) >= 8, (answers, truths)
 
 
 def test_failed_export_leaves_the_previous_export_untouched(tiny_run, tmp_path):
