@@ -189,8 +189,8 @@ def fit(model, tasks, config, run_dir):
 
 def evaluate(model, tasks, config):
     """Held-out accuracy of every level of the given tasks, keyed by (task name, level)."""
-    logs = model.evaluate(evaluation_dataset(tasks, config.batch_size * 4),
-                          return_dict=True, verbose=0)
+    model.evaluate(evaluation_dataset(tasks, config.batch_size * 4), verbose=0)
+    logs = model.get_metrics_result()  # over all replicas; evaluate()'s own logs average them
     return {(task.name, level): float(logs[metric_name(task.name, level)])
             for task in tasks for level in model.levels}
 

@@ -120,7 +120,11 @@ class SlicedConv2D(_PlanLayer):
 
 @keras.saving.register_keras_serializable(package="dvn")
 class SwitchableBatchNorm(_PlanLayer):
-    """Batch norm with private statistics and affine parameters per (task, level)."""
+    """Batch norm with private statistics and affine parameters per (task, level).
+
+    Statistics are synchronized across replicas under tf.distribute, so a
+    distributed step equals a single-device step on the whole batch.
+    """
 
     def __init__(self, width, plan, momentum=0.9, epsilon=1e-5, **kwargs):
         super().__init__(plan, **kwargs)
@@ -133,7 +137,7 @@ class SwitchableBatchNorm(_PlanLayer):
         self.momentum = momentum
         self.epsilon = epsilon
         self.norms = [
-            keras.layers.BatchNormalization(momentum=momentum, epsilon=epsilon,
+            keras.layers.BatchNormalization(momentum=momentum, epsilon=epsilon, synchronized=True,
                                             name=f"bn_t{task}_l{level}")
             for task in range(self.plan.num_tasks)
             for level in range(1, self.plan.units + 1)]

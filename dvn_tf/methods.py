@@ -43,7 +43,8 @@ def run_stage(build, train_tasks, eval_tasks, config, run_dir, strategy):
         seconds = fit(trainer, train_tasks, config, run_dir)
         save_model(model, path)
     if not model.compiled:
-        model.compile()
+        with strategy.scope():
+            model.compile()
     return model, evaluate(model, eval_tasks, config), seconds
 
 

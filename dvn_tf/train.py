@@ -9,6 +9,7 @@ import importlib
 import json
 import os
 import sys
+import tempfile
 
 DEFAULT_SCENARIO = "digits"
 
@@ -70,6 +71,8 @@ def run(config, workdir):
     os.makedirs(workdir, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
     strategy = experiment.make_strategy(config.strategy)
+    if not strategy.extended.should_checkpoint:  # a non-chief worker: the chief writes workdir
+        workdir = tempfile.mkdtemp(prefix="dvn-worker-")
     experiment.set_precision(config)
     tasks = load_tasks(config)
     experiment.write_atomically(os.path.join(workdir, "config.json"), config.to_json(indent=2))

@@ -38,5 +38,6 @@ def evaluation_dataset(tasks, batch_size, split="test"):
         data = getattr(task, split).map(lambda image, label: (image, label, 1.0))
         padding = tf.data.Dataset.from_tensors(
             (tf.zeros(task.input_shape), tf.constant(0, tf.int32), 0.0)).repeat()
-        per_task[task.name] = data.concatenate(padding).batch(batch_size).take(batches)
+        per_task[task.name] = (data.concatenate(padding)
+                               .batch(batch_size, drop_remainder=True).take(batches))
     return tf.data.Dataset.zip(per_task).prefetch(AUTOTUNE)
