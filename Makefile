@@ -1,9 +1,12 @@
-# `make demo`: set up .venv and run the main job on the embedded digits data.
+# `make demo`: set up .venv, train the embedded digits scenario, export it, and run the
+# exported models with the runtime: classify sample images, then replay a memory trace.
 # `make test`: set up .venv and run every test (Python, then the Android demo's JVM core).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 WORKDIR ?= runs/digits
+# Available memory readings: enough for level 2, a squeeze that only level 1 fits, then room again.
+TRACE ?= 4MB,4MB,600kB,600kB,4MB,4MB,4MB,4MB
 
 .PHONY: setup demo test test-fast
 
@@ -17,6 +20,9 @@ setup: $(VENV)/installed
 
 demo: setup
 	$(PY) -m dvn_tf.train --workdir=$(WORKDIR)
+	$(PY) -m export --workdir=$(WORKDIR)
+	$(PY) -m dvn_runtime --models $(WORKDIR)/tflite --task high --image $(WORKDIR)/tflite/samples/high/0[0-2]_*.png
+	$(PY) -m dvn_runtime --models $(WORKDIR)/tflite --task low --simulate-memory $(TRACE)
 
 test: setup
 	$(PY) -m pytest -q
