@@ -12,7 +12,8 @@ import argparse
 import json
 import os
 import sys
-import tempfile
+
+from dvn_tf.files import write_atomically, write_text_atomically
 
 PIXELS_PER_TASK = (480, 400)  # the plot's width and height per task panel, at DPI
 DPI = 100
@@ -142,6 +143,11 @@ def markdown(runs):
         lines += [f"| {label} | {e['level']} | {e['params']:,} | {e['flops']:,} | "
                   f"{e['accuracy']:.4f} |" for label, e in task_rows(runs, task)]
         lines.append("")
+    stored = [(label, r["stored_params"]) for label, r in runs if "stored_params" in r]
+    if stored:
+        lines += ["## Storage: weights each method keeps to serve every (task, level)", "",
+                  "| method | stored params |", "| --- | ---: |"]
+        lines += [f"| {label} | {count:,} |" for label, count in stored] + [""]
     lines += ["## Best method per task and level", "",
               "| task | level | winner | accuracy | runner-up (margin) |",
               "| --- | ---: | --- | ---: | --- |"]
@@ -184,20 +190,6 @@ def plot(runs, path):
     pyplot.close(figure)
 
 
-def write_atomically(path, write, mode="w"):
-    """Call write(file) on a temporary file beside path, then rename it to path."""
-    directory = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-")
-    try:
-        with os.fdopen(handle, mode) as file:
-            write(file)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
-
-
 def compare(directories, prefix=None):
     """Write the table and the plot; return (markdown text, [paths written])."""
     runs = load_runs(directories)
@@ -208,7 +200,7 @@ def compare(directories, prefix=None):
     text = markdown(runs)
     paths = [prefix + ".md", prefix + ".png"]
     try:
-        write_atomically(paths[0], lambda file: file.write(text))
+        write_text_atomically(paths[0], text)
         plot(runs, paths[1])
     except OSError as error:
         raise CompareError(f"cannot write {prefix}.md/.png: {error.strerror or error}") from None

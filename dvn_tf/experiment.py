@@ -3,28 +3,18 @@
 import json
 import os
 import sys
-import tempfile
 import time
 
 import keras
 import tensorflow as tf
 
 from dvn_tf.counting import level_cost
+from dvn_tf.files import write_text_atomically
 from dvn_tf.data.pipeline import evaluation_dataset, steps_per_epoch, training_dataset
 from dvn_tf.model import DVNModel, metric_name
 from dvn_tf.units import UnitPlan, format_significance
 
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
-
-
-def write_atomically(path, text):
-    """Write text to path through a temporary file and a rename, so a kill never leaves half a file."""
-    directory = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-")
-    with os.fdopen(handle, "w") as file:
-        file.write(text)
-    os.chmod(temporary, 0o644)
-    os.replace(temporary, path)
 
 
 def read_json(path):
@@ -154,7 +144,7 @@ class TrainClock(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.seconds += time.perf_counter() - self.started
-        write_atomically(self.path, json.dumps({"seconds": self.seconds}))
+        write_text_atomically(self.path, json.dumps({"seconds": self.seconds}))
 
 
 def completed_epochs(run_dir):
@@ -218,7 +208,11 @@ def entry(model, task_name, level, accuracy, reported_level=None):
 
 
 def results_dict(config, tasks, orders, entries, train_seconds, **extra):
-    """The results.json document (DESIGN.md)."""
+    """The results.json document (DESIGN.md), plus `extra` keys.
+
+    The runs add `stored_params`: every weight the method stores to serve all
+    its (task, level)s, and sequential runs add `stages`.
+    """
     return {"scenario": config.scenario, "method": config.method,
             "backbone": config.backbone, "order_rule": config.order_rule,
             "units": config.units,
@@ -247,5 +241,6 @@ def results_markdown(results):
     plan = UnitPlan(results["units"], [t["order"] for t in results["tasks"]])
     lines += ["", "Significance: levels of each task that train each unit (k - l_j(i) + 1)",
               "", "```", format_significance(plan, [t["name"] for t in results["tasks"]]),
-              "```", "", f"Training time: {results['train_seconds']:.1f} s"]
+              "```", "", f"Stored weights for every (task, level): {results['stored_params']:,}",
+              f"Training time: {results['train_seconds']:.1f} s"]
     return "\n".join(lines) + "\n"

@@ -62,7 +62,7 @@ def run_joint(config, tasks, workdir, strategy):
 
     model, accuracy, seconds = run_stage(build, tasks, tasks, config, workdir, strategy)
     return results_dict(config, tasks, model.plan.orders, level_entries(model, tasks, accuracy),
-                        seconds), model
+                        seconds, stored_params=model.count_params()), model
 
 
 def run_sequential(config, tasks, workdir, strategy):
@@ -90,12 +90,12 @@ def run_sequential(config, tasks, workdir, strategy):
         stages.append({"after_task": task.name, "entries": level_entries(model, learned, accuracy)})
         previous = os.path.join(run_dir, "model.keras")
     return results_dict(config, tasks, model.plan.orders, stages[-1]["entries"], seconds,
-                        stages=stages), model
+                        stored_params=model.count_params(), stages=stages), model
 
 
 def run_members(config, tasks, workdir, strategy):
     """nested or independent: separate networks, nothing shared across tasks; returns (results, None)."""
-    k, entries, seconds = config.units, [], 0.0
+    k, entries, seconds, stored = config.units, [], 0.0, 0
     full_order = list(range(1, k + 1))
     for task in tasks:
         if config.method == "nested":
@@ -113,11 +113,13 @@ def run_members(config, tasks, workdir, strategy):
             model, accuracy, member_seconds = run_stage(
                 build, [task], [task], config, os.path.join(workdir, "members", name), strategy)
             seconds += member_seconds
+            stored += model.count_params()
             if as_level is None:
                 entries += level_entries(model, [task], accuracy)
             else:
                 entries.append(entry(model, task.name, 1, accuracy[(task.name, 1)], as_level))
-    return results_dict(config, tasks, [full_order] * len(tasks), entries, seconds), None
+    return results_dict(config, tasks, [full_order] * len(tasks), entries, seconds,
+                        stored_params=stored), None
 
 
 def run_method(config, tasks, workdir, strategy):

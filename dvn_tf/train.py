@@ -66,6 +66,7 @@ def run(config, workdir):
 
     from dvn_tf import experiment
     from dvn_tf.data import load_tasks
+    from dvn_tf.files import write_text_atomically
     from dvn_tf.methods import run_method
 
     os.makedirs(workdir, exist_ok=True)
@@ -75,15 +76,15 @@ def run(config, workdir):
         workdir = tempfile.mkdtemp(prefix="dvn-worker-")
     experiment.set_precision(config)
     tasks = load_tasks(config)
-    experiment.write_atomically(os.path.join(workdir, "config.json"), config.to_json(indent=2))
+    write_text_atomically(os.path.join(workdir, "config.json"), config.to_json(indent=2))
     print(f"{config.scenario}: method {config.method}, tasks "
           f"{', '.join(t.name for t in tasks)}, backbone {config.backbone}, k={config.units}")
     results, model = run_method(config, tasks, workdir, strategy)
     if model is not None:
         experiment.save_model(model, os.path.join(workdir, "model.keras"))
     markdown = experiment.results_markdown(results)
-    experiment.write_atomically(os.path.join(workdir, "results.json"), json.dumps(results, indent=2))
-    experiment.write_atomically(os.path.join(workdir, "results.md"), markdown)
+    write_text_atomically(os.path.join(workdir, "results.json"), json.dumps(results, indent=2))
+    write_text_atomically(os.path.join(workdir, "results.md"), markdown)
     print(markdown)
     return results
 

@@ -20,7 +20,7 @@ def compare(*args, cwd=REPO):
 
 
 def write_run(directory, method, accuracy, scenario="digits", params=(5225, 19981),
-              flops=(98976, 386368), tasks=("low", "high")):
+              flops=(98976, 386368), tasks=("low", "high"), stored=None):
     """A results.json (DESIGN.md schema) with accuracy[task index][level - 1]."""
     directory.mkdir(parents=True, exist_ok=True)
     entries = [{"task": task, "level": level + 1, "units": [t + 1, 2 - t][:level + 1],
@@ -31,14 +31,17 @@ def write_run(directory, method, accuracy, scenario="digits", params=(5225, 1998
                "tasks": [{"name": task, "num_classes": 5, "order": [t + 1, 2 - t]}
                          for t, task in enumerate(tasks)],
                "entries": entries, "train_seconds": 12.5}
+    if stored is not None:
+        results["stored_params"] = stored
     (directory / "results.json").write_text(json.dumps(results))
     return directory
 
 
 @pytest.fixture
 def three_runs(tmp_path):
-    return [write_run(tmp_path / "dvn", "dvn", [[0.91, 0.955], [0.88, 0.94]]),
-            write_run(tmp_path / "nested", "nested", [[0.90, 0.955], [0.86, 0.93]]),
+    return [write_run(tmp_path / "dvn", "dvn", [[0.91, 0.955], [0.88, 0.94]], stored=21000),
+            write_run(tmp_path / "nested", "nested", [[0.90, 0.955], [0.86, 0.93]],
+                      stored=42000),
             write_run(tmp_path / "independent", "independent", [[0.89, 0.95], [0.89, 0.935]],
                       params=(4900, 19500))]
 
@@ -73,6 +76,8 @@ def test_compare_writes_tables_winners_and_plot(tmp_path, three_runs):
         "| independent | 2 | 19,500 | 386,368 | 0.9500 |",
         ""]
     assert "| high | 1 | independent | 0.8900 | dvn 0.8800 (+0.0100) |" in table
+    storage = table[table.index("## Storage"):table.index("## Best method")]
+    assert storage.splitlines()[4:] == ["| dvn | 21,000 |", "| nested | 42,000 |", ""]
     assert "| low | 2 | dvn = nested | 0.9550 | independent 0.9500 (+0.0050) |" in table
     assert "| high | 2 | dvn | 0.9400 | independent 0.9350 (+0.0050) |" in table
     check_png(tmp_path / "out" / "digits.png", tasks=2)

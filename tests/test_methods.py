@@ -76,6 +76,7 @@ def test_nested_and_independent_report_every_budget(tmp_path):
         assert [(e["task"], e["level"], e["params"]) for e in results["entries"]] == budgets
         assert all(0 <= e["accuracy"] <= 1 for e in results["entries"])
     assert [t["order"] for t in nested["tasks"]] == [[1, 2], [1, 2]]
+    assert dvn["stored_params"] < nested["stored_params"] < independent["stored_params"]
     assert sorted(p.name for p in (tmp_path / "independent" / "members").iterdir()) == [
         "high_L1", "high_L2", "low_L1", "low_L2"]
 
