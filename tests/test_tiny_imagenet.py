@@ -1,14 +1,12 @@
 """The Tiny-ImageNet builder on a small zip in the official layout."""
 
 import collections
-import io
-import zipfile
 
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
-from PIL import Image
 
+import tiny_imagenet_zip
 from dvn_tf.data import tiny_imagenet
 from dvn_tf.data.base import DataNotPreparedError
 from dvn_tf.data.tfds_tasks import load_tfds_task
@@ -29,37 +27,15 @@ def _gray_level(wnid):
 
 
 def _jpeg(wnid, mode="RGB"):
-    image = Image.new(mode, (64, 64), color=(_gray_level(wnid),) * len(mode))
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG")
-    return buffer.getvalue()
-
-
-def _write_zip(path):
-    root = "tiny-imagenet-200/"
-    with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr(root + "wnids.txt", "\n".join(WNIDS) + "\n")
-        archive.writestr(root + "words.txt", "".join(
-            f"{wnid}\t{words}\n" for wnid, words in WORDS.items()))
-        for wnid in WNIDS:
-            folder = f"{root}train/{wnid}/"
-            archive.writestr(f"{folder}{wnid}_boxes.txt", "")
-            for i in range(TRAIN_PER_CLASS):
-                mode = "L" if (wnid, i) == ("n01", 0) else "RGB"  # as in the real zip
-                archive.writestr(f"{folder}images/{wnid}_{i}.JPEG",
-                                 _jpeg(wnid, mode))
-        archive.writestr(root + "val/val_annotations.txt", "".join(
-            f"{name}\t{wnid}\t0\t0\t63\t63\n" for name, wnid in VALIDATION))
-        for name, wnid in VALIDATION:
-            archive.writestr(root + "val/images/" + name, _jpeg(wnid))
-        archive.writestr(root + "test/images/test_0.JPEG", _jpeg("n01"))
+    return tiny_imagenet_zip.jpeg(_gray_level(wnid), mode)
 
 
 def _data_dir_with_zip(path):
-    manual = path / "downloads" / "manual"
-    manual.mkdir(parents=True)
-    _write_zip(manual / tiny_imagenet.ZIP_NAME)
-    return path
+    train = {wnid: [_jpeg(wnid, "L" if (wnid, i) == ("n01", 0) else "RGB")  # as in the real zip
+                    for i in range(TRAIN_PER_CLASS)] for wnid in WNIDS}
+    return tiny_imagenet_zip.data_dir_with_zip(
+        path, wnids=WNIDS, words=WORDS, train=train,
+        validation=[(name, wnid, _jpeg(wnid)) for name, wnid in VALIDATION])
 
 
 @pytest.fixture(scope="module")
