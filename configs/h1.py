@@ -18,12 +18,12 @@ Where the notes are silent, [choice]:
 Run: python -m dvn_tf.train --scenario=h1 --workdir=runs/h1
 """
 
-from configs.common import base_config
+from configs.common import paper_config
 
 
 def get_config():
     """The H1 scenario."""
-    c = base_config()
+    c = paper_config()
     c.scenario = "h1"
     c.tasks = [
         {"name": "coarse", "dataset": "cifar100", "label_key": "coarse_label",
@@ -31,13 +31,4 @@ def get_config():
         {"name": "fine", "dataset": "cifar100", "label_key": "label", "augment": "standard"},
     ]
     c.units = 2
-    c.backbone = "wrn-28-10"
-    c.base_width = 16
-    c.epochs = 200
-    c.batch_size = 128
-    c.learning_rate = 0.1
-    c.momentum = 0.9
-    c.weight_decay = 5e-4
-    c.schedule = "step"
-    c.step_epochs = (0.5, 0.75)
     return c

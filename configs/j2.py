@@ -20,14 +20,14 @@ Data: the official tiny-imagenet-200.zip in DATA_DIR/downloads/manual/.
 Run: python -m dvn_tf.train --scenario=j2 --workdir=runs/j2
 """
 
-from configs.common import base_config
+from configs.common import paper_config
 
 CLASSES_PER_TASK = 50
 
 
 def get_config():
     """The J2 scenario."""
-    c = base_config()
+    c = paper_config()
     c.scenario = "j2"
     c.tasks = [
         {"name": f"tiny_{first}_{first + CLASSES_PER_TASK - 1}", "dataset": "tiny_imagenet",
@@ -35,13 +35,4 @@ def get_config():
         for first in range(0, 200, CLASSES_PER_TASK)
     ]
     c.units = 4
-    c.backbone = "wrn-28-10"
-    c.base_width = 16
-    c.epochs = 200
-    c.batch_size = 128
-    c.learning_rate = 0.1
-    c.momentum = 0.9
-    c.weight_decay = 5e-4
-    c.schedule = "step"
-    c.step_epochs = (0.5, 0.75)
     return c

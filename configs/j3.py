@@ -32,12 +32,12 @@ tiny-imagenet-200.zip in DATA_DIR/downloads/manual/.
 Run: python -m dvn_tf.train --scenario=j3 --workdir=runs/j3
 """
 
-from configs.common import base_config
+from configs.common import paper_config
 
 
 def get_config():
     """The J3 scenario."""
-    c = base_config()
+    c = paper_config()
     c.scenario = "j3"
     c.tasks = [
         {"name": "cifar100", "dataset": "cifar100", "image_size": 32, "augment": "standard"},
@@ -47,13 +47,4 @@ def get_config():
     ]
     c.units = 3
     c.unit_fractions = (1.0, 1.0, 2.0)
-    c.backbone = "wrn-28-10"
-    c.base_width = 16
-    c.epochs = 200
-    c.batch_size = 128
-    c.learning_rate = 0.1
-    c.momentum = 0.9
-    c.weight_decay = 5e-4
-    c.schedule = "step"
-    c.step_epochs = (0.5, 0.75)
     return c

@@ -17,12 +17,12 @@ rate 0.1 (the paper does not give the new task's rate).
 Run: python -m dvn_tf.train --scenario=s1 --workdir=runs/s1
 """
 
-from configs.common import base_config
+from configs.common import paper_config
 
 
 def get_config():
     """The S1 scenario."""
-    c = base_config()
+    c = paper_config()
     c.scenario = "s1"
     c.tasks = [
         {"name": "cifar10_0_4", "dataset": "cifar10", "classes": [0, 1, 2, 3, 4],
@@ -31,16 +31,5 @@ def get_config():
          "augment": "standard"},
     ]
     c.sequential = True
-    c.distill_temperature = 2.0
-    c.distill_weight = 1.0
     c.units = 2
-    c.backbone = "wrn-28-10"
-    c.base_width = 16
-    c.epochs = 200
-    c.batch_size = 128
-    c.learning_rate = 0.1
-    c.momentum = 0.9
-    c.weight_decay = 5e-4
-    c.schedule = "step"
-    c.step_epochs = (0.5, 0.75)
     return c

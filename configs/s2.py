@@ -14,28 +14,17 @@ stage; "standard" augmentation.
 Run: python -m dvn_tf.train --scenario=s2 --workdir=runs/s2
 """
 
-from configs.common import base_config
+from configs.common import paper_config
 
 
 def get_config():
     """The S2 scenario."""
-    c = base_config()
+    c = paper_config()
     c.scenario = "s2"
     c.tasks = [
         {"name": "cifar10", "dataset": "cifar10", "augment": "standard"},
         {"name": "cifar100", "dataset": "cifar100", "augment": "standard"},
     ]
     c.sequential = True
-    c.distill_temperature = 2.0
-    c.distill_weight = 1.0
     c.units = 2
-    c.backbone = "wrn-28-10"
-    c.base_width = 16
-    c.epochs = 200
-    c.batch_size = 128
-    c.learning_rate = 0.1
-    c.momentum = 0.9
-    c.weight_decay = 5e-4
-    c.schedule = "step"
-    c.step_epochs = (0.5, 0.75)
     return c
