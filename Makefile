@@ -10,10 +10,11 @@ TRACE ?= 4MB,4MB,600kB,600kB,4MB,4MB,4MB,4MB
 
 .PHONY: setup demo test test-fast
 
-$(VENV)/installed: requirements.txt
+$(VENV)/installed: requirements.txt export/requirements-qat.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -r export/requirements-qat.txt
 	touch $@
 
 setup: $(VENV)/installed

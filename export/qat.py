@@ -193,7 +193,7 @@ def main(argv=None):
     parser.add_argument("--learning-rate", type=float, default=None)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    # find_spec, not import: importing tfmot now would switch tf.keras to Keras 2 before phase 1.
+    # find_spec, not import: importing tfmot now would switch TensorFlow to Keras 2 before phase 1.
     if not all(importlib.util.find_spec(m) for m in ("tensorflow_model_optimization", "tf_keras")):
         print("export.qat: error: int8-qat needs tensorflow-model-optimization and tf-keras: "
               "pip install --no-deps -r export/requirements-qat.txt", file=sys.stderr)

@@ -47,7 +47,6 @@ def test_int8_accuracy_within_one_point_of_float32(digits_run, tmp_path):
 
 @pytest.mark.slow
 def test_int8_qat_accuracy_within_one_point_of_float32(digits_run, tmp_path):
-    pytest.importorskip("tensorflow_model_optimization")
     out = str(tmp_path / "qat")
     result = export(digits_run, "--quantize=int8-qat", "--qat-epochs=1", f"--out={out}")
     assert result.returncode == 0, result.stderr[-2000:]
