@@ -1,10 +1,10 @@
 """Exported DVN levels against independently built plain models: latency, memory, bytes, switching.
 
-    python benchmarks/tflite_levels.py [--out=runs/benchmarks] [--rounds=7]
+    python benchmarks/tflite_levels.py [--out=runs/benchmarks] [--rounds=7] [--units=4]
 
-For a WRN-16-4 and a ResNet-20 DVN (input 32x32x3, k=4 units, 2 tasks, 10
+For a WRN-16-4 and a ResNet-20 DVN (input 32x32x3, k=4 units by default, 2 tasks, 10
 classes each, random weights, order rule `nearest`) and every level of task 2
-(order 2,1,3,4, so level 1 is unit 2 alone, not a prefix):
+(order 2,1,3,4 for k=4, so level 1 is unit 2 alone, not a prefix):
 
   * the level exported as by `python -m export` (to_plain -> float32 .tflite);
   * a plain twin: the same architecture at the same per-layer widths, built
@@ -35,7 +35,7 @@ import numpy as np
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ARCHITECTURES = ("wrn-16-4", "resnet-20")
-UNITS, TASKS, CLASSES, TASK = 4, 2, 10, 1  # TASK is 0-based: task 2
+TASKS, CLASSES, TASK = 2, 10, 1  # TASK is 0-based: task 2
 INPUT = (32, 32, 3)
 
 
@@ -90,15 +90,15 @@ def plain_network(backbone, stem, stages, classes=CLASSES, seed=0):
     return model
 
 
-def dvn(backbone):
-    """The 2-task, k=4 DVN of a backbone, built with random weights."""
+def dvn(backbone, units):
+    """The 2-task DVN with k units of a backbone, built with random weights."""
     from dvn_tf.model import DVNModel
     from dvn_tf.units import UnitPlan
     import keras
 
     keras.utils.set_random_seed(1)
     model = DVNModel([f"task{i + 1}" for i in range(TASKS)], [CLASSES] * TASKS,
-                     UnitPlan.from_rule(TASKS, UNITS, "nearest"), INPUT, backbone=backbone,
+                     UnitPlan.from_rule(TASKS, units, "nearest"), INPUT, backbone=backbone,
                      base_width=16, name="dvn")
     model.build()
     return model
@@ -130,7 +130,7 @@ def keras_latency(function, x, rounds):
     return statistics.median(medians)
 
 
-def build_files(directory, rounds):
+def build_files(directory, rounds, units):
     """Convert every level and its twin; time the Keras models. One record per (arch, level)."""
     import tensorflow as tf
 
@@ -142,7 +142,7 @@ def build_files(directory, rounds):
     x = np.random.default_rng(0).normal(size=(1, *INPUT)).astype(np.float32)
     records = []
     for backbone in ARCHITECTURES:
-        model = dvn(backbone)
+        model = dvn(backbone, units)
         for level in model.levels:
             plain = model.to_plain(TASK, level)
             twin = plain_network(backbone, *level_widths(model, level))
@@ -273,7 +273,7 @@ def table(records):
     return "\n".join("  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in rows)
 
 
-def plot(records, path):
+def plot(records, path, units):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -299,7 +299,7 @@ def plot(records, path):
         axis.grid(True, which="both", alpha=0.3)
         axis.legend(fontsize=7)
     figure.suptitle("DVN levels exported to LiteRT vs independently built plain models "
-                    "(32x32x3, k=4)")
+                    f"(32x32x3, k={units})")
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)
@@ -309,6 +309,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=os.path.join(REPO, "runs", "benchmarks"))
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--units", type=int, default=4, help="k, the units (and levels)")
     parser.add_argument("--round-ms", type=float, default=150.0)
     parser.add_argument("--litert-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -322,7 +323,7 @@ def main():
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as directory:
         print("Converting the levels and their plain twins; timing Keras on TensorFlow", flush=True)
-        records = build_files(directory, args.rounds)
+        records = build_files(directory, args.rounds, args.units)
         print("Timing LiteRT (A/B rounds) and switches in a LiteRT-only process", flush=True)
         for record, timing in zip(records, run_litert_child(records, args.rounds, args.round_ms)):
             record.update(timing)
@@ -332,8 +333,8 @@ def main():
                 cost = measure_file(record[f"{kind}_file"], threads=1, runs=3)
                 record[f"{kind}_arena_bytes"] = cost["arena_bytes"]
                 record.pop(f"{kind}_file")
-    png = os.path.join(args.out, "tflite_levels.png")
-    plot(records, png)
+    png = os.path.join(args.out, f"tflite_levels_k{args.units}.png")
+    plot(records, png, args.units)
     summary = ratios(records)
     print()
     print(table(records))
@@ -344,7 +345,7 @@ def main():
               f"(target within 1.5x); switch ms {values['switch_ms']} (target < 50 for "
               f"wrn-16-4); LiteRT speed-up over Keras DVN {values['litert_speedup_over_keras_dvn']}")
     print(f"Plot: {png}; {time.perf_counter() - started:.0f} s")
-    print(json.dumps({"benchmark": "tflite_levels", "units": UNITS, "tasks": TASKS,
+    print(json.dumps({"benchmark": "tflite_levels", "units": args.units, "tasks": TASKS,
                       "task_measured": TASK + 1, "input": list(INPUT), "threads": 1,
                       "rounds": args.rounds, "plot": png, "records": records,
                       "ratios": summary}))
