@@ -15,7 +15,8 @@ class TaskData:
 
     `train` and `test` yield `(image float32 [H, W, C], label int32 scalar)`,
     already normalized with `mean` / `std` (in units of pixels scaled to
-    [0, 1]). `labels` are the class names in logit order.
+    [0, 1]); `pixel_scale` is the raw pixel maximum (255, or 16 for the
+    digits). `labels` are the class names in logit order.
     `augment`, if given, maps a batch of training images to augmented images.
     """
 
