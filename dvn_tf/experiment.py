@@ -9,18 +9,12 @@ import keras
 import tensorflow as tf
 
 from dvn_tf.counting import level_cost
-from dvn_tf.files import write_text_atomically
+from dvn_tf.files import read_json, write_text_atomically
 from dvn_tf.data.pipeline import evaluation_dataset, steps_per_epoch, training_dataset
 from dvn_tf.model import DVNModel, metric_name
 from dvn_tf.units import UnitPlan, format_significance
 
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
-
-
-def read_json(path):
-    """The JSON document at path."""
-    with open(path) as file:
-        return json.load(file)
 
 
 class KerasMultiWorkerStrategy(tf.distribute.MultiWorkerMirroredStrategy):

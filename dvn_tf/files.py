@@ -1,7 +1,14 @@
-"""Writing files so that a kill never leaves half of one: a temporary file, then a rename."""
+"""Reading JSON, and writing files so that a kill never leaves half of one (temporary file, rename)."""
 
+import json
 import os
 import tempfile
+
+
+def read_json(path):
+    """The JSON document at path."""
+    with open(path, encoding="utf-8") as file:
+        return json.load(file)
 
 
 def write_atomically(path, write, mode="w"):
@@ -11,10 +18,13 @@ def write_atomically(path, write, mode="w"):
     try:
         with os.fdopen(handle, mode) as file:
             write(file)
+            file.flush()
+            os.fsync(file.fileno())
         os.chmod(temporary, 0o644)
         os.replace(temporary, path)
     except BaseException:
-        os.unlink(temporary)
+        if os.path.exists(temporary):
+            os.unlink(temporary)
         raise
 
 

@@ -55,18 +55,21 @@ def level_entries(model, tasks, accuracy):
 
 
 def run_joint(config, tasks, workdir, strategy):
-    """The DVN trained on all tasks at once; returns (results, model)."""
+    """The DVN trained on all tasks at once, saved as workdir/model.keras; returns results."""
     def build():
         model = make_model(config, tasks)
         return model, model
 
     model, accuracy, seconds = run_stage(build, tasks, tasks, config, workdir, strategy)
     return results_dict(config, tasks, model.plan.orders, level_entries(model, tasks, accuracy),
-                        seconds, stored_params=model.count_params()), model
+                        seconds, stored_params=model.count_params())
 
 
 def run_sequential(config, tasks, workdir, strategy):
-    """One stage per task, in task order; returns (results with per-stage entries, final model)."""
+    """One stage per task, in task order; the final model is saved as workdir/model.keras.
+
+    Returns the results, with the entries after every stage.
+    """
     stages, seconds, previous = [], 0.0, None
     for index, task in enumerate(tasks):
         def build(previous=previous, index=index):
@@ -89,12 +92,16 @@ def run_sequential(config, tasks, workdir, strategy):
         seconds += stage_seconds
         stages.append({"after_task": task.name, "entries": level_entries(model, learned, accuracy)})
         previous = os.path.join(run_dir, "model.keras")
+    save_model(model, os.path.join(workdir, "model.keras"))
     return results_dict(config, tasks, model.plan.orders, stages[-1]["entries"], seconds,
-                        stored_params=model.count_params(), stages=stages), model
+                        stored_params=model.count_params(), stages=stages)
 
 
 def run_members(config, tasks, workdir, strategy):
-    """nested or independent: separate networks, nothing shared across tasks; returns (results, None)."""
+    """nested or independent: separate networks, nothing shared across tasks; returns results.
+
+    Each network is saved in its members/ directory; there is no single model to export.
+    """
     k, entries, seconds, stored = config.units, [], 0.0, 0
     full_order = list(range(1, k + 1))
     for task in tasks:
@@ -119,11 +126,11 @@ def run_members(config, tasks, workdir, strategy):
             else:
                 entries.append(entry(model, task.name, 1, accuracy[(task.name, 1)], as_level))
     return results_dict(config, tasks, [full_order] * len(tasks), entries, seconds,
-                        stored_params=stored), None
+                        stored_params=stored)
 
 
 def run_method(config, tasks, workdir, strategy):
-    """Train what config.method names; returns (results, the DVN to export or None)."""
+    """Train what config.method names; returns the results document."""
     allowed = SEQUENTIAL_METHODS if config.sequential else JOINT_METHODS
     if config.method not in allowed:
         kind = "sequential" if config.sequential else "joint"

@@ -54,7 +54,7 @@ def check_same_run(config, workdir):
     """Refuse to resume a workdir that holds a run of another config."""
     path = os.path.join(workdir, "config.json")
     if os.path.exists(path):
-        from dvn_tf.experiment import read_json
+        from dvn_tf.files import read_json  # no TensorFlow yet: its start-up stays quiet
         if read_json(path) != json.loads(config.to_json()):
             fail(f"{workdir} holds a run with another config; pass a new --workdir "
                  f"or delete {workdir} to start over")
@@ -79,9 +79,7 @@ def run(config, workdir):
     write_text_atomically(os.path.join(workdir, "config.json"), config.to_json(indent=2))
     print(f"{config.scenario}: method {config.method}, tasks "
           f"{', '.join(t.name for t in tasks)}, backbone {config.backbone}, k={config.units}")
-    results, model = run_method(config, tasks, workdir, strategy)
-    if model is not None:
-        experiment.save_model(model, os.path.join(workdir, "model.keras"))
+    results = run_method(config, tasks, workdir, strategy)
     markdown = experiment.results_markdown(results)
     write_text_atomically(os.path.join(workdir, "results.json"), json.dumps(results, indent=2))
     write_text_atomically(os.path.join(workdir, "results.md"), markdown)

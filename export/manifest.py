@@ -13,6 +13,8 @@ import json
 import os
 import tempfile
 
+from dvn_tf.files import read_json, write_text_atomically
+
 FORMAT = 1
 MANIFEST = "manifest.json"
 INPUT_DTYPE = "float32"
@@ -114,29 +116,11 @@ def check_output_dir(out):
     os.remove(probe)
 
 
-def write_bytes(path, content):
-    """Write bytes to path through a temporary file in the same directory and os.replace."""
-    directory = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".part")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(content)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
-
-
 def write_json(path, document):
-    """Write a JSON document to path atomically (see write_bytes)."""
-    write_bytes(path, (json.dumps(document, indent=2) + "\n").encode("utf-8"))
+    """Write a JSON document to path atomically."""
+    write_text_atomically(path, json.dumps(document, indent=2) + "\n")
 
 
 def read_manifest(directory):
     """The manifest.json document in directory."""
-    with open(os.path.join(directory, MANIFEST), encoding="utf-8") as file:
-        return json.load(file)
+    return read_json(os.path.join(directory, MANIFEST))
