@@ -148,15 +148,10 @@ def test_bad_input_gives_one_line_and_nonzero_exit(tmp_path, three_runs, make_in
     assert os.listdir(out) == []
 
 
-def test_compare_a_real_digits_run(tmp_path):
-    train = subprocess.run(
-        [sys.executable, "-m", "dvn_tf.train", f"--workdir={tmp_path / 'dvn'}",
-         "--config.epochs=1", "--config.base_width=8", "--config.batch_size=64"],
-        cwd=REPO, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=600)
-    assert train.returncode == 0, train.stderr[-2000:]
-    real = json.loads((tmp_path / "dvn" / "results.json").read_text())
+def test_compare_a_real_digits_run(tmp_path, digits_run):
+    real = json.loads((digits_run / "results.json").read_text())
     other = write_run(tmp_path / "nested", "nested", [[0.5, 0.6], [0.5, 0.6]])
-    run = compare(tmp_path / "dvn", other, "--out", tmp_path / "cmp")
+    run = compare(digits_run, other, "--out", tmp_path / "cmp")
     assert run.returncode == 0, run.stderr
     for e in real["entries"]:
         assert (f"| dvn | {e['level']} | {e['params']:,} | {e['flops']:,} | "

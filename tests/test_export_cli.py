@@ -1,4 +1,4 @@
-"""python -m export end to end on a tiny digits run, its manifest, and its bad-input errors."""
+"""python -m export end to end on the session's digits run, its manifest, and its bad-input errors."""
 
 import hashlib
 import json
@@ -12,17 +12,7 @@ import pytest
 from ai_edge_litert.interpreter import Interpreter
 
 from export.manifest import MODEL_FIELDS, check_manifest, read_manifest
-from test_export_helpers import export, train_digits
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    """A digits run of width 8 trained for 4 epochs, exported as float32 into WORKDIR/tflite."""
-    workdir = str(tmp_path_factory.mktemp("tiny_digits"))
-    train_digits(workdir, "--config.base_width=8", "--config.epochs=4")
-    result = export(workdir)
-    assert result.returncode == 0, result.stderr[-2000:]
-    return workdir, result
+from test_export_helpers import export
 
 
 def held_out_digits(seed=0, test_fraction=0.25):
@@ -32,9 +22,8 @@ def held_out_digits(seed=0, test_fraction=0.25):
     return images * PIXEL_SCALE, digits
 
 
-def test_export_writes_a_complete_manifest(tiny_run):
-    workdir, result = tiny_run
-    out = os.path.join(workdir, "tflite")
+def test_export_writes_a_complete_manifest(digits_run, digits_export):
+    workdir, out = digits_run, digits_export.tflite
     manifest = read_manifest(out)
     check_manifest(manifest)
     assert manifest["scenario"] == "digits"
@@ -62,12 +51,12 @@ def test_export_writes_a_complete_manifest(tiny_run):
     assert sorted(os.listdir(out)) == sorted(
         ["manifest.json", "samples"] + [m["file"] for m in manifest["models"]]), \
         "temporary files left"
-    assert len([line for line in result.stdout.splitlines() if line.startswith("[")]) == 4
+    assert len([line for line in digits_export.stdout.splitlines() if line.startswith("[")]) == 4
 
 
-def test_exported_models_classify_held_out_digits(tiny_run):
+def test_exported_models_classify_held_out_digits(digits_export):
     """Preprocess raw pixels from the manifest alone, run the top level in LiteRT, read the label."""
-    out = os.path.join(tiny_run[0], "tflite")
+    out = digits_export.tflite
     manifest = read_manifest(out)
     images, digits = held_out_digits()
     mean, std = manifest["input"]["mean"][0], manifest["input"]["std"][0]
@@ -89,15 +78,15 @@ def test_exported_models_classify_held_out_digits(tiny_run):
         assert correct >= 18, f"{task['name']}: {correct}/20 held-out digits right"
 
 
-def test_the_runtime_accepts_the_export(tiny_run):
+def test_the_runtime_accepts_the_export(digits_export):
     from dvn_runtime.manifest import load_manifest
-    loaded = load_manifest(os.path.join(tiny_run[0], "tflite"))
+    loaded = load_manifest(digits_export.tflite)
     assert set(loaded.tasks) == {"low", "high"} and len(loaded.models) == 4
 
 
-def test_the_runtime_cli_classifies_the_exported_sample_images(tiny_run):
+def test_the_runtime_cli_classifies_the_exported_sample_images(digits_export):
     """Train, export, then classify the exported PNG samples as a user would on a board."""
-    tflite = os.path.join(tiny_run[0], "tflite")
+    tflite = digits_export.tflite
     for task in ("low", "high"):
         folder = os.path.join(tflite, "samples", task)
         images = sorted(os.path.join(folder, name) for name in os.listdir(folder))
@@ -112,8 +101,8 @@ def test_the_runtime_cli_classifies_the_exported_sample_images(tiny_run):
         assert sum(a == t for a, t in zip(answers, truths)) >= 8, (answers, truths)
 
 
-def test_failed_export_leaves_the_previous_export_untouched(tiny_run, tmp_path):
-    workdir = tiny_run[0]
+def test_failed_export_leaves_the_previous_export_untouched(digits_run, tmp_path):
+    workdir = digits_run
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "config.json").write_text(open(os.path.join(workdir, "config.json")).read())

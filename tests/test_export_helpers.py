@@ -54,13 +54,6 @@ def run_module(module, *args, timeout=600):
                           capture_output=True, text=True, timeout=timeout, env=env)
 
 
-def train_digits(workdir, *overrides):
-    """Train the digits scenario into workdir with config overrides; fails the test on error."""
-    result = run_module("dvn_tf.train", f"--workdir={workdir}", *overrides)
-    assert result.returncode == 0, result.stderr[-2000:]
-    return workdir
-
-
 def export(workdir, *args):
     """python -m export --workdir=WORKDIR ARGS; the CompletedProcess."""
     return run_module("export", f"--workdir={workdir}", *args)

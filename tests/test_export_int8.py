@@ -8,15 +8,9 @@ import pytest
 from ai_edge_litert.interpreter import Interpreter
 
 from export.manifest import read_manifest
-from test_export_helpers import export, train_digits
+from test_export_helpers import export
 
 MAX_DROP = 0.01  # one accuracy point
-
-
-@pytest.fixture(scope="module")
-def digits_run(tmp_path_factory):
-    """A default-width digits run of 8 epochs."""
-    return train_digits(str(tmp_path_factory.mktemp("digits8")), "--config.epochs=8")
 
 
 def check_integer_export(workdir, out, mode):
