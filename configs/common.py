@@ -38,6 +38,8 @@ def base_config():
     c.step_epochs = (0.5, 0.75)  # step schedule: fractions of training where the rate drops 10x
     c.jit_compile = False
     c.strategy = "default"
+    # multi_worker: seconds to wait for every worker to come up and for each collective op.
+    c.worker_timeout = 600
     c.precision = "float32"  # float32 | mixed_bfloat16 | mixed_float16 (Keras dtype policy)
     return c
 
