@@ -26,7 +26,7 @@ demo: setup
 	$(PY) -m dvn_runtime --models $(WORKDIR)/tflite --task low --simulate-memory $(TRACE)
 
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
 	bash android_demo/run-jvm-tests.sh
 
 test-fast: setup
