@@ -39,3 +39,14 @@ def digits_export(digits_run):
     result = export(digits_run)
     assert result.returncode == 0, result.stderr[-2000:]
     return Export(digits_run / "tflite", result.stdout)
+
+
+@pytest.fixture(scope="session")
+def digits_int8_export(digits_run, tmp_path_factory):
+    """digits_run exported as full-integer int8 by the real export CLI: Export(tflite, stdout)."""
+    from test_export_helpers import export
+
+    out = tmp_path_factory.mktemp("digits_int8") / "tflite"
+    result = export(digits_run, "--quantize=int8", f"--out={out}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    return Export(out, result.stdout)
