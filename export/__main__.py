@@ -1,4 +1,4 @@
-"""python -m export --workdir=DIR [--quantize=MODE] [--batch=N] [--out=DIR]: export every (task, level).
+"""python -m export --workdir=DIR [--quantize=MODE] [--batch=N] [--out=DIR]: export each level.
 
 Bad input (no run in DIR, unknown mode, unwritable output directory) and a
 failed check (an exported float32 model that disagrees with Keras) end with

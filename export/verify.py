@@ -83,7 +83,7 @@ def input_signature(content):
 
 
 def check_input_signature(name, content, shape):
-    """Raise ParityError unless the file's input `shape_signature` equals `shape` (the manifest's)."""
+    """Raise ParityError unless the file's input `shape_signature` is `shape` (the manifest's)."""
     signature = input_signature(content)
     if signature != list(shape):
         raise ParityError(f"{name}: the file's input shape_signature is {signature}, the "

@@ -1,4 +1,4 @@
-"""Serve the web demo and an export over HTTP: python web_demo/serve.py EXPORT_DIR [--host] [--port].
+"""Serve the web demo and an export: python web_demo/serve.py EXPORT_DIR [--host=H] [--port=P].
 
 The page is web_demo/ itself (plain ES modules, LiteRT.js's wasm from
 node_modules/, installed by `npm ci`); EXPORT_DIR (a `python -m export` output

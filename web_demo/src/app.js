@@ -104,9 +104,8 @@ async function classify(source) {
   const preview = $('#preview').getContext('2d');
   preview.imageSmoothingEnabled = false;
   preview.drawImage(source, 0, 0, preview.canvas.width, preview.canvas.height);
-  $('#top5').innerHTML = best.map(([label, p]) => `<li><b>${label}</b> ` +
-      `${(100 * p).toFixed(1)}%<span class="bar" style="width:${Math.round(120 * p)}px"></span></li>`)
-      .join('');
+  $('#top5').innerHTML = best.map(([label, p]) => `<li><b>${label}</b> ${(100 * p).toFixed(1)}%` +
+      `<span class="bar" style="width:${Math.round(120 * p)}px"></span></li>`).join('');
   $('#served').textContent = `level ${result.level} of ${state.task.levels.length}, ` +
       `${result.info.params.toLocaleString('en')} params, ${result.ms.toFixed(2)} ms`;
   return {top5: best, logits: Array.from(result.logits), level: result.level, ms: result.ms};

@@ -36,7 +36,9 @@ export class BudgetPolicy {
     for (const [name, value] of Object.entries({marginFraction, marginBytes, headroomBytes})) {
       if (!(value >= 0)) throw new RangeError(`${name} must be >= 0, got ${value}.`);
     }
-    if (!(upgradeAfter >= 1)) throw new RangeError(`upgradeAfter must be >= 1, got ${upgradeAfter}.`);
+    if (!(upgradeAfter >= 1)) {
+      throw new RangeError(`upgradeAfter must be >= 1, got ${upgradeAfter}.`);
+    }
     this.allowedLevels = [...costs.keys()]
         .filter((level) => (floor === null || level >= floor) && (cap === null || level <= cap))
         .sort((a, b) => a - b);
