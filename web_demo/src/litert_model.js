@@ -60,7 +60,10 @@ function checkStatic(tensor, which) {
                                            'this demo runs float32, int8 and uint8 tensors');
 }
 
-/** One compiled .tflite file; `run` may be called while other runs are in flight. */
+/**
+ * One compiled .tflite file. Its input buffer is made once and reused: `run`
+ * calls are queued, so a call may come while another is in flight.
+ */
 export class CompiledFile {
   /** Copies `bytes` into wasm memory, then loads and compiles them for the CPU. */
   static async compile(bytes) {
@@ -76,61 +79,64 @@ export class CompiledFile {
     const pointer = wasm._malloc(bytes.byteLength);
     wasm.HEAPU8.set(bytes, pointer);
     let model = null;
+    let compiled = null;
     try {
       model = wasm.loadModel(environment.liteRtEnvironment, pointer, bytes.byteLength);
-      const compiled = await wasm.compileModel(environment.liteRtEnvironment, model, {
+      compiled = await wasm.compileModel(environment.liteRtEnvironment, model, {
         environment, accelerator: 'wasm', cpuOptions: {numThreads: 1}, gpuOptions: {},
         webNNOptions: {}});
-      return new CompiledFile(wasm, environment, pointer, model, compiled, tensors);
+      return new CompiledFile(wasm, environment, pointer, model, compiled, tensors, 0);
     } catch (error) {
+      compiled?.delete();
       model?.delete();
       wasm._free(pointer);
       throw error;
     }
   }
 
-  constructor(wasm, environment, pointer, model, compiled, tensors) {
+  /** `signature` indexes the file's signatures (a per-level file has one, 0). */
+  constructor(wasm, environment, pointer, model, compiled, tensors, signature) {
     this.wasm = wasm;
-    this.environment = environment;
     this.pointer = pointer;
     this.model = model;
     this.compiled = compiled;
     this.input = tensors.inputs[0];
     this.output = tensors.outputs[0];
+    this.signature = signature;
+    const type = model.getInputTensorType(signature, 0);
+    this.inputBuffer = wasm.LiteRtTensorBuffer.createManaged(
+        environment.liteRtEnvironment, wasm.LiteRtTensorBufferType.HOST_MEMORY, type, type.bytes());
+    type.delete();
+    this.queue = Promise.resolve();
   }
 
   /**
    * Float input values (the input tensor's shape, row-major) -> float32 output
    * values. Integer models quantize the input and dequantize the output with
-   * their tensors' scale and zero point. `signature` indexes the file's
-   * signatures (a per-level file has one).
+   * their tensors' scale and zero point.
    */
-  async run(values, signature = 0) {
+  run(values) {
+    const result = this.queue.then(() => this.runNow(values));
+    this.queue = result.catch(() => {});
+    return result;
+  }
+
+  async runNow(values) {
     const count = this.input.shape.reduce((a, b) => a * b, 1);
     if (values.length !== count) {
       throw new Error(`the model takes ${count} input values, got ${values.length}`);
     }
-    const wasm = this.wasm;
-    const type = this.model.getInputTensorType(signature, 0);
-    const buffer = wasm.LiteRtTensorBuffer.createManaged(
-        this.environment.liteRtEnvironment, wasm.LiteRtTensorBufferType.HOST_MEMORY, type,
-        type.bytes());
-    type.delete();
-    let outputs;
-    try {
-      const data = quantize(values, this.input);
-      const at = buffer.lock(wasm.LiteRtTensorBufferLockMode.WRITE);
-      new data.constructor(wasm.HEAPU8.buffer, at, data.length).set(data);
-      buffer.unlock();
-      outputs = await this.compiled.run(signature, [buffer]);
-    } finally {
-      buffer.delete();
-    }
+    const {wasm, inputBuffer} = this;
+    const data = quantize(values, this.input);
+    const at = inputBuffer.lock(wasm.LiteRtTensorBufferLockMode.WRITE);
+    new data.constructor(wasm.HEAPU8.buffer, at, data.length).set(data);
+    inputBuffer.unlock();
+    const outputs = await this.compiled.run(this.signature, [inputBuffer]);
     try {
       const result = outputs[0];
-      const count = this.output.shape.reduce((a, b) => a * b, 1);
-      const at = result.lock(wasm.LiteRtTensorBufferLockMode.READ);
-      const raw = new ARRAYS[this.output.type](wasm.HEAPU8.buffer, at, count).slice();
+      const size = this.output.shape.reduce((a, b) => a * b, 1);
+      const from = result.lock(wasm.LiteRtTensorBufferLockMode.READ);
+      const raw = new ARRAYS[this.output.type](wasm.HEAPU8.buffer, from, size).slice();
       result.unlock();
       return dequantize(raw, this.output);
     } finally {
@@ -138,8 +144,9 @@ export class CompiledFile {
     }
   }
 
-  /** Frees the compiled model and its copy of the file. */
+  /** Frees the compiled model, its input buffer and its copy of the file. */
   delete() {
+    this.inputBuffer.delete();
     this.compiled.delete();
     this.model.delete();
     this.wasm._free(this.pointer);
