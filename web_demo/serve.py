@@ -83,8 +83,11 @@ def main(argv=None):
     port = server.server_port
     print(f"Serving the web demo with {args.export_dir} at http://127.0.0.1:{port}/", flush=True)
     if args.host == "0.0.0.0":
-        for address in lan_addresses() or ["THIS-MACHINE'S-ADDRESS"]:
+        for address in lan_addresses():
             print(f"On a phone on the same network: http://{address}:{port}/", flush=True)
+        if not lan_addresses():
+            print(f"On a phone on the same network: http://ADDRESS:{port}/ with this machine's "
+                  f"address on that network (`hostname -I` lists them)", flush=True)
     print("Press Ctrl-C to stop.", flush=True)
     try:
         threading.Event().wait()
