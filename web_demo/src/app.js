@@ -16,6 +16,8 @@ const WASM_DIRECTORY = new URL('../node_modules/@litertjs/core/wasm/', import.me
 const modelsUrl = new URL(new URLSearchParams(location.search).get('models') ?? 'export/',
                           location.href);
 const $ = (selector) => document.querySelector(selector);
+/** Text from the export (labels, names, errors) as HTML that shows it verbatim. */
+const escape = (text) => String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const state = {manifest: null, samples: {}, task: null, switcher: null, liteRtMs: null};
 
 function formatBytes(bytes) {
@@ -45,7 +47,7 @@ function renderLevels() {
         `<td>${info.level}</td><td>${info.params.toLocaleString('en')}</td>` +
         `<td>${formatBytes(info.bytes)}</td><td>${formatBytes(info.arena_bytes)}</td>` +
         `<td>${formatBytes(switcher.policy.need(info.level))}</td>` +
-        `<td>${(100 * info.accuracy_tflite).toFixed(1)}%</td><td>${note}</td></tr>`;
+        `<td>${(100 * info.accuracy_tflite).toFixed(1)}%</td><td>${escape(note)}</td></tr>`;
   });
   $('#levels tbody').innerHTML = rows.join('');
   $('#budget-value').textContent = formatBytes(availableBytes());
@@ -104,7 +106,8 @@ async function classify(source) {
   const preview = $('#preview').getContext('2d');
   preview.imageSmoothingEnabled = false;
   preview.drawImage(source, 0, 0, preview.canvas.width, preview.canvas.height);
-  $('#top5').innerHTML = best.map(([label, p]) => `<li><b>${label}</b> ${(100 * p).toFixed(1)}%` +
+  $('#top5').innerHTML = best.map(([label, p]) => `<li><b>${escape(label)}</b> ` +
+      `${(100 * p).toFixed(1)}%` +
       `<span class="bar" style="width:${Math.round(120 * p)}px"></span></li>`).join('');
   $('#served').textContent = `level ${result.level} of ${state.task.levels.length}, ` +
       `${result.info.params.toLocaleString('en')} params, ${result.ms.toFixed(2)} ms`;
@@ -126,7 +129,7 @@ function renderSamples() {
   $('#samples').replaceChildren(...urls.map((url) => {
     const button = document.createElement('button');
     button.title = url.split('/').at(-1);
-    button.innerHTML = `<img src="${url}" alt="${button.title}">`;
+    button.innerHTML = `<img src="${escape(url)}" alt="${escape(button.title)}">`;
     button.addEventListener('click', () => {
       document.querySelectorAll('#samples .chosen').forEach((b) => b.classList.remove('chosen'));
       button.classList.add('chosen');
@@ -184,7 +187,8 @@ async function main() {
   state.manifest = await loadManifest(manifestUrl);
   state.samples = await loadSamples(manifestUrl);
   $('#scenario').textContent = `${state.manifest.scenario}: ${state.manifest.tasks.length} tasks`;
-  $('#task').innerHTML = state.manifest.tasks.map((t) => `<option>${t.name}</option>`).join('');
+  $('#task').innerHTML = state.manifest.tasks.map((t) => `<option>${escape(t.name)}</option>`)
+      .join('');
   await setTask(state.manifest.tasks[0].name);
   watchBudget();
 }
