@@ -6,9 +6,8 @@ every file (1 unless exported with `--batch`); no dimension is dynamic.
 Integer models (int8, int8-qat) take int8: the client quantizes that float
 tensor with the model's input tensor quantization (scale, zero_point), read
 from the .tflite itself, and dequantizes the logits with the output tensor's.
-When the tasks' inputs
-differ (shape, mean or std) each task carries its own `input` and there is no
-top-level one.
+When the tasks' inputs differ (shape, mean or std) each task carries its own
+`input` and there is no top-level one.
 """
 
 import json
