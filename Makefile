@@ -1,14 +1,19 @@
 # `make demo`: set up .venv, train the embedded digits scenario, export it, and run the
 # exported models with the runtime: classify sample images, then replay a memory trace.
-# `make test`: set up .venv and run every test (Python, then the Android demo's JVM core).
+# `make test`: set up .venv and run every test (Python, then the Android demo's JVM core, then the
+# web demo's JS policy port); `make test-web` runs the web demo's tests alone (Chromium included).
+# `make web-demo`: serve the browser demo with the export of WORKDIR on localhost.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 WORKDIR ?= runs/digits
 # Available memory readings: enough for level 2, a squeeze that only level 1 fits, then room again.
 TRACE ?= 4MB,4MB,600kB,600kB,4MB,4MB,4MB,4MB
+# web-demo: listen on HOST:PORT (HOST=0.0.0.0 to open it from a phone on the same network).
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
-.PHONY: setup demo test test-fast
+.PHONY: setup demo test test-fast web-deps test-web web-demo
 
 $(VENV)/installed: requirements.txt export/requirements-qat.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,9 +30,21 @@ demo: setup
 	$(PY) -m dvn_runtime --models $(WORKDIR)/tflite --task high --image $(WORKDIR)/tflite/samples/high/0[0-2]_*.png
 	$(PY) -m dvn_runtime --models $(WORKDIR)/tflite --task low --simulate-memory $(TRACE)
 
-test: setup
+test: setup web-deps
 	$(PY) -m pytest -q --durations=15
 	bash android_demo/run-jvm-tests.sh
+	cd web_demo && node --test test/*.test.js
 
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow"
+
+web-deps:
+	bash web_demo/setup.sh --browser
+
+test-web: setup web-deps
+	cd web_demo && node --test test/*.test.js
+	$(PY) -m pytest -q tests/test_web_demo.py
+
+web-demo:
+	bash web_demo/setup.sh
+	$(PYTHON) web_demo/serve.py $(WORKDIR)/tflite --host $(HOST) --port $(PORT)

@@ -53,15 +53,31 @@ def digits_run(tmp_path_factory):
     return made_once(tmp_path_factory, "digits_run", train)
 
 
-@pytest.fixture(scope="session")
-def digits_export(tmp_path_factory, digits_run):
-    """digits_run exported as float32 by the real export CLI: Export(tflite directory, stdout)."""
-    def export_run(log_dir):
+def exported_once(tmp_path_factory, digits_run, name, *args):
+    """digits_run exported once per test run by the real export CLI with args: Export(tflite, stdout).
+
+    Without args the export goes where the CLI puts it by default, digits_run/tflite.
+    """
+    def export_run(directory):
         from test_export_helpers import export
 
-        result = export(digits_run)
+        out = [f"--out={directory / 'tflite'}"] if args else []
+        result = export(digits_run, *args, *out)
         assert result.returncode == 0, result.stderr[-2000:]
-        (log_dir / "stdout.txt").write_text(result.stdout)
+        (directory / "stdout.txt").write_text(result.stdout)
 
-    log_dir = made_once(tmp_path_factory, "digits_export", export_run)
-    return Export(digits_run / "tflite", (log_dir / "stdout.txt").read_text())
+    directory = made_once(tmp_path_factory, name, export_run)
+    return Export(directory / "tflite" if args else digits_run / "tflite",
+                  (directory / "stdout.txt").read_text())
+
+
+@pytest.fixture(scope="session")
+def digits_export(tmp_path_factory, digits_run):
+    """digits_run exported as float32 into digits_run/tflite: Export(tflite directory, stdout)."""
+    return exported_once(tmp_path_factory, digits_run, "digits_export")
+
+
+@pytest.fixture(scope="session")
+def digits_int8_export(tmp_path_factory, digits_run):
+    """digits_run exported as full-integer int8: Export(tflite directory, stdout)."""
+    return exported_once(tmp_path_factory, digits_run, "digits_int8_export", "--quantize=int8")
