@@ -7,8 +7,10 @@ PY := $(VENV)/bin/python
 WORKDIR ?= runs/digits
 # Available memory readings: enough for level 2, a squeeze that only level 1 fits, then room again.
 TRACE ?= 4MB,4MB,600kB,600kB,4MB,4MB,4MB,4MB
+# Debian's dataset-fashion-mnist: the fashion scenarios prepare tfds's fashion_mnist from it.
+FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
-.PHONY: setup demo test test-fast
+.PHONY: setup demo test test-fast fashion-mnist
 
 $(VENV)/installed: requirements.txt export/requirements-qat.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +19,17 @@ $(VENV)/installed: requirements.txt export/requirements-qat.txt
 	$(PY) -m pip install --quiet --no-deps -r export/requirements-qat.txt
 	touch $@
 
-setup: $(VENV)/installed
+setup: $(VENV)/installed fashion-mnist
+
+fashion-mnist:
+	@if [ ! -f $(FASHION_MNIST) ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Debian's dataset-fashion-mnist (Fashion-MNIST's original files)..."; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null; \
+	  else \
+	    echo "note: no $(FASHION_MNIST): run 'sudo apt-get install -y dataset-fashion-mnist' so the fashion scenarios need no download"; \
+	  fi; \
+	fi
 
 demo: setup
 	$(PY) -m dvn_tf.train --workdir=$(WORKDIR)
