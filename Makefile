@@ -45,7 +45,7 @@ demo: setup
 test: setup web-deps
 	$(PY) -m pytest -q --durations=15
 	bash android_demo/run-jvm-tests.sh
-	cd web_demo && node --test test/*.test.js
+	cd web_demo && node --test --test-reporter=dot test/*.test.js
 
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow"
@@ -54,7 +54,7 @@ web-deps:
 	bash web_demo/setup.sh --browser
 
 test-web: setup web-deps
-	cd web_demo && node --test test/*.test.js
+	cd web_demo && node --test --test-reporter=dot test/*.test.js
 	$(PY) -m pytest -q tests/test_web_demo.py
 
 web-demo:
