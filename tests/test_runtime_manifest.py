@@ -59,7 +59,10 @@ def _set(path, value):
 
 BAD_MANIFESTS = {
     "not_an_object": (lambda m: [m], "the top level must be a JSON object"),
-    "format_2": (_set(["format"], 2), "format is 2 but this runtime reads format 1"),
+    "format_3": (_set(["format"], 3), r"format is 3 but this runtime reads formats \[1, 2\]"),
+    "shared_without_files": (_set(["format"], 2), "files is missing"),
+    "layout_of_other_format": (_set(["layout"], "shared"),
+                               "format 1 has layout 'per-level', not 'shared'"),
     "no_tasks": (_set(["tasks"], []), "tasks is empty"),
     "no_input": (_set(["input"], DELETE),
                  r"tasks\[0\] has no input and there is no top-level input"),
