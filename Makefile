@@ -12,8 +12,10 @@ TRACE ?= 4MB,4MB,600kB,600kB,4MB,4MB,4MB,4MB
 # web-demo: listen on HOST:PORT (HOST=0.0.0.0 to open it from a phone on the same network).
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Debian's dataset-fashion-mnist: the fashion scenarios prepare tfds's fashion_mnist from it.
+FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
-.PHONY: setup demo test test-fast web-deps test-web web-demo
+.PHONY: setup demo test test-fast fashion-mnist web-deps test-web web-demo
 
 $(VENV)/installed: requirements.txt export/requirements-qat.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +24,17 @@ $(VENV)/installed: requirements.txt export/requirements-qat.txt
 	$(PY) -m pip install --quiet --no-deps -r export/requirements-qat.txt
 	touch $@
 
-setup: $(VENV)/installed
+setup: $(VENV)/installed fashion-mnist
+
+fashion-mnist:
+	@if [ ! -f $(FASHION_MNIST) ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Debian's dataset-fashion-mnist (Fashion-MNIST's original files)..."; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null; \
+	  else \
+	    echo "note: no $(FASHION_MNIST): run 'sudo apt-get install -y dataset-fashion-mnist' so the fashion scenarios need no download"; \
+	  fi; \
+	fi
 
 demo: setup
 	$(PY) -m dvn_tf.train --workdir=$(WORKDIR)

@@ -145,13 +145,13 @@ def cli():
     try:  # ml_collections reads --config.KEY overrides from sys.argv already here
         config_flags.DEFINE_config_dict(
             "config", config, "Scenario config; override fields with --config.KEY=VALUE.")
-        flags.FLAGS(sys.argv)
+        argv = flags.FLAGS(sys.argv)
     except (AttributeError, KeyError, TypeError, IndexError) as error:
         fail(f"unknown config field {str(error).strip(chr(34))}; the fields are: "
              f"{', '.join(sorted(config.keys()))}")
     except (flags.Error, ValueError) as error:
         fail(f"{error}; see --helpfull for the flags")
-    app.run(main)
+    app.run(main, flags_parser=lambda _: argv)  # parsing again would repeat tuple overrides
 
 
 if __name__ == "__main__":
