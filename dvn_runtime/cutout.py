@@ -20,8 +20,6 @@ The cut-out, front to back (zero padding; regions and data 16-aligned):
   the operator-codes region; the metadata region (the converter's entries);
   the signature's subgraph region; its signature-def region, whose subgraph
   index is set to 0; the used buffers' bytes in ascending number.
-The Android demo's Java cut-out (SharedModelFile.java) follows the same steps
-and gives the same bytes.
 """
 
 import json

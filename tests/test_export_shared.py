@@ -145,7 +145,8 @@ def test_the_shared_export_serves_every_level_like_its_own_file(digits_export,
         twin = per_level.models_for(model.task)[model.level]
         cutout = read_model(shared, model)
         assert (len(cutout), hashlib.sha256(cutout).hexdigest()) == (model.bytes, model.sha256)
-        assert model.bytes <= 1.02 * twin.bytes
+        # Its l convs a layer and batch norm as a depthwise conv add tables and 2 floats a channel.
+        assert model.bytes <= 1.05 * twin.bytes
         assert (model.accuracy_tflite, model.params, model.flops) == (
             twin.accuracy_tflite, twin.params, twin.flops)
         np.testing.assert_allclose(run(cutout, images), run(read_model(per_level, twin), images),

@@ -42,10 +42,9 @@ def damage_block_of(export_dir, key, spared):
     content = bytearray(open(path, "rb").read())
     index = read_index(bytes(content))
     signatures = {s["key"]: set(s["buffers"]) for s in index["signatures"]}
-    block = max(signatures[key] - signatures[spared],
-                key=lambda b: index["buffers"][b][0] - index["buffers"][b][1])
-    start, end, _ = index["buffers"][block]
-    content[len(content) - (start + end) // 2] ^= 0xFF
+    block = max(signatures[key] - signatures[spared], key=lambda b: index["data"][b][1])
+    start, size = index["data"][block][:2]
+    content[start + size // 2] ^= 0xFF
     open(path, "wb").write(bytes(content))
 
 
