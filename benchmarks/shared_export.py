@@ -77,7 +77,20 @@ def build_files(directory, units):
                         "flops": count_flops(plain), "per_level_file": path,
                         "per_level_bytes": os.path.getsize(path), "shared_file": shared_path})
     return {"units": units, "shared_bytes": len(content), "weights": int(model.count_params()),
-            "records": records}
+            "stored_weight_bytes": stored_weight_bytes(content), "records": records}
+
+
+def stored_weight_bytes(content):
+    """Bytes of a shared file's data section that its signatures use, each byte counted once."""
+    from dvn_runtime.cutout import read_index
+
+    index = read_index(content)
+    used = {b for signature in index["signatures"] for b in signature["buffers"]}
+    total, reached = 0, 0
+    for start, size in sorted(tuple(index["data"][b][:2]) for b in used):
+        total += max(0, start + size - max(start, reached))
+        reached = max(reached, start + size)
+    return total
 
 
 # ---- phase 2: LiteRT only (a child process: latency and switches) -------------------------
@@ -273,7 +286,8 @@ def main():
         mib = 2 ** 20
         print(f"\nk={run['units']}: shared file {run['shared_bytes']:,} bytes = "
               f"{run['shared_bytes'] / (4 * run['weights']):.4f} x the DVN's float32 weights "
-              f"({4 * run['weights']:,}); per-level files "
+              f"({4 * run['weights']:,}), of which {run['stored_weight_bytes']:,} weight bytes "
+              f"and {run['shared_bytes'] - run['stored_weight_bytes']:,} overhead; per-level files "
               f"{sum(r['per_level_bytes'] for r in run['records']):,} bytes")
         print(table(run))
         print(f"both tasks at the top level, anonymous MiB: shared "
