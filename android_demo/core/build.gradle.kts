@@ -9,6 +9,10 @@ tasks.withType<JavaCompile>().configureEach {
 }
 
 dependencies {
+    // org.json is part of Android; off the phone the core compiles and tests against the same
+    // classes (Android's sources, as Debian's libandroid-json-java for run-jvm-tests.sh).
+    compileOnly("com.vaadin.external.google:android-json:0.0.20131108.vaadin1")
+    testImplementation("com.vaadin.external.google:android-json:0.0.20131108.vaadin1")
     testImplementation("junit:junit:4.13.2")
 }
 

@@ -115,7 +115,7 @@ public class ManifestReaderTest {
 
   @Test
   public void rejectsInvalidJson() {
-    assertRejected("{\"format\": 1,", "manifest.json is not valid JSON: invalid JSON at line 1");
+    assertRejected("{\"format\": 1,", "manifest.json is not valid JSON: End of input at character 13");
     assertRejected("[]", "manifest.json: (root) must be a JSON object");
   }
 
