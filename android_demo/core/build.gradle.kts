@@ -22,4 +22,6 @@ tasks.test {
         "dvn.policyVectors",
         rootProject.file("../tests/fixtures/policy_vectors.json").absolutePath,
     )
+    // A shared-layout export of the Python exporter (tests/fixtures/make_shared_export.py).
+    systemProperty("dvn.sharedExport", rootProject.file("../tests/fixtures/shared_export").absolutePath)
 }

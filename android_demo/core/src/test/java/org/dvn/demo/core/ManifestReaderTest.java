@@ -109,8 +109,8 @@ public class ManifestReaderTest {
   @Test
   public void rejectsAnotherFormatVersion() {
     assertRejected(
-        VALID.replace("\"format\": 1", "\"format\": 2"),
-        "manifest.json has format 2, but this app reads format 1");
+        VALID.replace("\"format\": 1", "\"format\": 3"),
+        "manifest.json has format 3, but this app reads formats 1 and 2");
   }
 
   @Test
