@@ -79,6 +79,7 @@ def dvn_with_orders(backbone, orders, classes=(3, 4)):
     return model
 
 
+@pytest.mark.slow  # 24 s at load average 3
 def test_unit_block_models_compute_every_plain_level_and_hold_each_weight_once():
     """Pre-activation WRN (batch norm before and after convs); task t0 runs units (1, 3, 2),
     so its level 2 holds channels that are not contiguous. (The post-activation ResNet is
@@ -110,11 +111,17 @@ def test_unit_block_models_compute_every_plain_level_and_hold_each_weight_once()
         np.testing.assert_array_equal(kernel, host[..., (run[0] - 1) * width:run[-1] * width])
 
 
-@pytest.mark.parametrize("mode, bytes_per_weight", [("none", 4), ("float16", 2), ("int8", 1)])
-def test_shared_files_store_each_block_once_and_cut_out_every_level(mode, bytes_per_weight,
-                                                                    tmp_path):
+@pytest.fixture(scope="module")
+def noncontiguous_dvn():
     """One task of order (1, 3, 2): level 2 is not contiguous; the levels share unit 1's blocks."""
-    dvn = dvn_with_orders("resnet-8", [[1, 3, 2]])
+    return dvn_with_orders("resnet-8", [[1, 3, 2]])
+
+
+@pytest.mark.parametrize("mode, bytes_per_weight", [("float16", 2), ("int8", 1)])
+def test_quantized_shared_files_store_each_block_once_and_cut_out_every_level(
+        noncontiguous_dvn, mode, bytes_per_weight, tmp_path):
+    """float32 is checked on the digits export below."""
+    dvn = noncontiguous_dvn
     calibration = random_images(dvn.input_shapes[0], count=16, seed=5)
     models, content = shared_file(dvn, mode, calibration)
     # Batch norm is stored as 2 numbers a channel (the DVN counts 4), so a bit less is fine.
@@ -127,18 +134,21 @@ def test_shared_files_store_each_block_once_and_cut_out_every_level(mode, bytes_
             expected = np.asarray(dvn.to_plain(task, level)(images))
             cutout = run(shared.cutout(key), images)
             np.testing.assert_array_equal(run(content, images, key), cutout)
-            if mode == "none":
-                assert np.max(np.abs(cutout - expected)) <= 1e-4 * np.max(np.abs(expected))
+            if mode == "float16":  # float16 weights, float32 arithmetic
+                assert np.max(np.abs(cutout - expected)) <= 1e-2 * np.max(np.abs(expected))
             assert np.corrcoef(cutout.ravel(), expected.ravel())[0, 1] > 0.95, key
 
 
-def test_the_shared_export_serves_every_level_like_its_own_file(digits_export,
+def test_the_shared_export_serves_every_level_like_its_own_file(digits_run, digits_export,
                                                                  digits_shared_export):
     per_level, shared = load_manifest(digits_export.tflite), load_manifest(digits_shared_export.tflite)
     assert shared.layout == "shared" and per_level.layout == "per-level"
     (name, info), = shared.files.items()
     content = open(os.path.join(shared.directory, name), "rb").read()
     assert (len(content), hashlib.sha256(content).hexdigest()) == (info.bytes, info.sha256)
+    with open(os.path.join(digits_run, "results.json")) as file:
+        weights = json.load(file)["stored_params"]
+    assert 0.8 <= stored_bytes(content) / (4 * weights) <= 1.05
     assert len(content) < 0.55 * sum(m.bytes for m in per_level.models)
     images = np.stack([np.asarray(x) for x in _samples(digits_shared_export.tflite)])
     for model in shared.models:

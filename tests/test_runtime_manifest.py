@@ -10,6 +10,7 @@ from runtime_helpers import ARENA_BYTES, copy_export, read_manifest, shared_expo
 
 def test_loads_the_export():
     manifest = load_manifest(shared_export())
+    assert manifest.layout == "per-level"  # format 1 without a layout field: exports before it
     assert list(manifest.tasks) == ["animals", "digits"]
     animals, digits = manifest.task("animals"), manifest.task("digits")
     assert animals.input.shape == (1, 12, 12, 3)  # top-level input

@@ -126,3 +126,14 @@ def test_the_cli_replays_a_trace_for_two_tasks(digits_shared_export):
     assert re.search(r"low: initial - -> 2 \(\d+\.\d ms\); high: initial - -> 2", rows[1])
     assert re.search(r"high: downgrade 2 -> 1 \(\d+\.\d ms\)$", rows[2])
     assert rows[-1] == "switches: 6"
+
+
+def test_the_android_fixture_is_a_shared_export_the_runtime_serves():
+    """tests/fixtures/shared_export (make_shared_export.py), whose cut-outs the Java tests match."""
+    fixture = os.path.join(os.path.dirname(__file__), "fixtures", "shared_export")
+    manifest = load_manifest(fixture)
+    assert manifest.layout == "shared" and len(manifest.models) == 4
+    for task in manifest.tasks:
+        with TaskRuntime(manifest, task) as runtime:
+            for level in (1, 2):
+                assert runtime.force_level(level).to_level == level  # its cut-out's sha256 checked
