@@ -44,9 +44,11 @@ fi
 # Check the manifest with the app's own reader (the plain-Java core).
 rm -rf "$tool_dir"
 mkdir -p "$tool_dir"
+json_jar=/usr/share/java/com.android.json.jar # org.json, which Android ships
+[[ -f "$json_jar" ]] || fail "$json_jar is missing: run 'sudo apt-get install -y libandroid-json-java'."
 find "$demo_dir/core/src/main/java" -name '*.java' > "$tool_dir/sources.txt"
-javac --release 17 -d "$tool_dir/classes" @"$tool_dir/sources.txt"
-listing="$(java -cp "$tool_dir/classes" org.dvn.demo.core.ManifestCheck "$export_dir/manifest.json")" \
+javac --release 17 -cp "$json_jar" -d "$tool_dir/classes" @"$tool_dir/sources.txt"
+listing="$(java -cp "$tool_dir/classes:$json_jar" org.dvn.demo.core.ManifestCheck "$export_dir/manifest.json")" \
   || fail "the manifest was rejected (see above); nothing was imported."
 
 # Check every model file, then stage the copy beside the target.

@@ -9,19 +9,23 @@ repo_dir="$(cd "$demo_dir/.." && pwd)"
 core_dir="$demo_dir/core"
 out_dir="$demo_dir/build/jvm-tests"
 fixture="$repo_dir/tests/fixtures/policy_vectors.json"
+shared_export="$repo_dir/tests/fixtures/shared_export"
 junit_jar=/usr/share/java/junit4.jar
 hamcrest_jar=/usr/share/java/hamcrest-core.jar
+json_jar=/usr/share/java/com.android.json.jar  # org.json as Android ships it
 
 for tool in javac java; do
   command -v "$tool" >/dev/null || { echo "error: '$tool' not found: install a JDK 17 (e.g. apt-get install -y openjdk-17-jdk-headless)." >&2; exit 2; }
 done
 
-if [[ ! -f "$junit_jar" || ! -f "$hamcrest_jar" ]]; then
+if [[ ! -f "$junit_jar" || ! -f "$hamcrest_jar" || ! -f "$json_jar" ]]; then
   if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
-    echo "Installing Debian's junit4 package (JUnit 4 and Hamcrest)..."
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq junit4 >/dev/null
+    echo "Installing Debian's junit4 (JUnit 4 and Hamcrest) and libandroid-json-java (org.json)..."
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq junit4 \
+      libandroid-json-java >/dev/null
   else
-    echo "error: $junit_jar or $hamcrest_jar is missing: run 'sudo apt-get install -y junit4'." >&2
+    echo "error: $junit_jar, $hamcrest_jar or $json_jar is missing: run" \
+      "'sudo apt-get install -y junit4 libandroid-json-java'." >&2
     exit 2
   fi
 fi
@@ -35,10 +39,11 @@ fi
 
 rm -rf "$out_dir"
 mkdir -p "$out_dir/main" "$out_dir/test"
-classpath="$junit_jar:$hamcrest_jar"
+classpath="$junit_jar:$hamcrest_jar:$json_jar"
 
 find "$core_dir/src/main/java" -name '*.java' > "$out_dir/main-sources.txt"
-javac --release 17 -Xlint:all,-serial -Werror -d "$out_dir/main" @"$out_dir/main-sources.txt"
+javac --release 17 -Xlint:all,-serial -Werror -cp "$json_jar" -d "$out_dir/main" \
+  @"$out_dir/main-sources.txt"
 
 find "$core_dir/src/test/java" -name '*.java' > "$out_dir/test-sources.txt"
 javac --release 17 -Xlint:all,-serial -Werror -cp "$out_dir/main:$classpath" -d "$out_dir/test" \
@@ -49,7 +54,7 @@ mapfile -t test_classes < <(cd "$out_dir/test" && find . -name '*Test.class' | s
 [[ ${#test_classes[@]} -gt 0 ]] || { echo "error: no test classes found." >&2; exit 1; }
 
 set +e
-java -Ddvn.policyVectors="$fixture" -cp "$out_dir/test:$out_dir/main:$classpath" \
+java -Ddvn.policyVectors="$fixture" -Ddvn.sharedExport="$shared_export" -cp "$out_dir/test:$out_dir/main:$classpath" \
   org.junit.runner.JUnitCore "${test_classes[@]}" | tee "$out_dir/junit-output.txt"
 status=${PIPESTATUS[0]}
 set -e

@@ -1,7 +1,10 @@
 """Command line: classify images, or replay a memory trace and print each switch.
 
-    python -m dvn_runtime --models DIR/tflite --task NAME --image FILE [FILE ...]
-    python -m dvn_runtime --models DIR/tflite --task NAME --simulate-memory 300MB,80MB,...
+    python -m dvn_runtime --models DIR/tflite --task NAME [NAME ...] --image FILE [FILE ...]
+    python -m dvn_runtime --models DIR/tflite --task NAME [NAME ...] --simulate-memory 300MB,80MB,...
+
+With several tasks, one process serves them all under one memory budget
+(dvn_runtime/multitask.py): every image is classified for every task.
 """
 
 import argparse
@@ -13,9 +16,9 @@ import time
 
 from dvn_runtime.manifest import load_manifest
 from dvn_runtime.model import ModelLoadError
-from dvn_runtime.policy import BudgetPolicy
+from dvn_runtime.multitask import MultiTaskRuntime
 from dvn_runtime.preprocess import open_image
-from dvn_runtime.runtime import TaskRuntime, read_available_memory
+from dvn_runtime.runtime import read_available_memory
 
 _UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6,
           "g": 10**9, "gb": 10**9, "kib": 2**10, "mib": 2**20, "gib": 2**30}
@@ -76,7 +79,8 @@ def _build_parser():
         "or replay a memory trace and print every level switch."))
     parser.add_argument("--models", required=True, metavar="DIR",
                         help="export directory holding manifest.json and the .tflite files")
-    parser.add_argument("--task", required=True, metavar="NAME", help="task to run")
+    parser.add_argument("--task", required=True, nargs="+", metavar="NAME", help=(
+        "task(s) to run; several share one memory budget, one level each"))
     parser.add_argument("--image", nargs="+", default=[], metavar="FILE",
                         help="images to classify (any format Pillow reads)")
     parser.add_argument("--simulate-memory", metavar="VALUES_OR_FILE",
@@ -113,13 +117,14 @@ def main(argv=None):
         logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                             format="%(levelname)s: %(message)s")
         manifest = load_manifest(args.models)
-        manifest.task(args.task)  # fails early, listing the known tasks
+        for task in args.task:
+            manifest.task(task)  # fails early, listing the known tasks
         images = [open_image(path) for path in args.image]  # decoded before any model loads
         trace = read_trace(args.simulate_memory) if args.simulate_memory else None
-        policy = BudgetPolicy(manifest.costs(args.task), margin_fraction=args.margin,
+        with MultiTaskRuntime(manifest, args.task, num_threads=args.threads, cap=args.cap,
+                              floor=args.floor, margin_fraction=args.margin,
                               margin_bytes=args.margin_bytes, headroom_bytes=args.headroom,
-                              upgrade_after=args.upgrade_after, cap=args.cap, floor=args.floor)
-        with TaskRuntime(manifest, args.task, policy, num_threads=args.threads) as runtime:
+                              upgrade_after=args.upgrade_after) as runtime:
             if trace is not None:
                 _replay(runtime, trace, images, args.interval or 0.0)
             else:
@@ -135,28 +140,41 @@ def main(argv=None):
 def _classify(runtime, paths, images, top_k, interval):
     available = read_available_memory()
     runtime.observe(available)
-    print(f"task {runtime.task.name}: level {runtime.level} of levels {sorted(runtime.models)} "
-          f"({format_bytes(available)} available)")
+    for name, task in runtime.runtimes.items():
+        print(f"task {name}: level {task.level} of levels {sorted(task.models)} "
+              f"({format_bytes(available)} available)")
     runtime.start(interval)
+    several = len(runtime.runtimes) > 1
     for path, image in zip(paths, images):
-        results, level = runtime.classify(image, top_k=top_k)
-        print(f"{path} (level {level})")
-        for rank, (label, score) in enumerate(results, 1):
-            print(f"  {rank}. {label:<20} {score:.4f}")
+        for name in runtime.runtimes:
+            results, level = runtime.classify(name, image, top_k=top_k)
+            print(f"{path}{f' task {name}' if several else ''} (level {level})")
+            for rank, (label, score) in enumerate(results, 1):
+                print(f"  {rank}. {label:<20} {score:.4f}")
+
+
+def _switch_text(event, several):
+    text = (f"{event.reason} {event.from_level or '-'} -> {event.to_level} "
+            f"({event.duration_ms:.1f} ms)")
+    return f"{event.task}: {text}" if several else text
 
 
 def _replay(runtime, trace, images, interval):
-    header = f"{'reading':>7}  {'available':>11}  {'level':>5}  "
+    names = list(runtime.runtimes)
+    several = len(names) > 1
+    columns = [max(5, len(name)) for name in names]
+    labels = names if several else ["level"]
+    header = f"{'reading':>7}  {'available':>11}  " + "".join(
+        f"{label:>{width}}  " for label, width in zip(labels, columns))
     print(header + ("top-1 of first image  " if images else "") + "switch")
     for index, available in enumerate(trace):
-        event = runtime.observe(available)
-        line = f"{index:>7}  {format_bytes(available):>11}  {runtime.level:>5}  "
-        if images:
-            (label, score), = runtime.classify(images[0], top_k=1)[0]
+        events = runtime.observe(available)
+        line = f"{index:>7}  {format_bytes(available):>11}  " + "".join(
+            f"{runtime.runtimes[name].level:>{width}}  " for name, width in zip(names, columns))
+        for name in names if images else []:
+            (label, score), = runtime.classify(name, images[0], top_k=1)[0]
             line += f"{label[:14]:<14} {score:.3f}  "
-        if event is not None:
-            line += (f"{event.reason} {event.from_level or '-'} -> {event.to_level} "
-                     f"({event.duration_ms:.1f} ms)")
+        line += "; ".join(_switch_text(event, several) for event in events)
         print(line.rstrip())
         if interval:
             time.sleep(interval)

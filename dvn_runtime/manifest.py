@@ -1,4 +1,10 @@
-"""Reads and validates an export directory's ``manifest.json`` (format 1)."""
+"""Reads and validates an export directory's ``manifest.json``.
+
+Format 1 is the per-level layout (a file per (task, level)); format 2 the
+shared layout: ``files`` lists the shared file(s), and each model names its
+``file`` and ``signature``, with the sha256 and bytes of the signature's
+cut-out (dvn_runtime/cutout.py), which is what gets loaded.
+"""
 
 import dataclasses
 import json
@@ -6,7 +12,7 @@ import os
 import re
 
 MANIFEST_NAME = "manifest.json"
-SUPPORTED_FORMAT = 1
+FORMATS = {1: "per-level", 2: "shared"}  # format -> layout
 INPUT_DTYPES = ("float32", "float16", "int8", "uint8")
 _REEXPORT = "re-export with `python -m export --workdir=DIR` and pass --models DIR/tflite"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -61,6 +67,15 @@ class ModelInfo:
     accuracy_tflite: float
     latency_ms: float
     arena_bytes: int
+    signature: object = None  # the signature key in a shared file; None for a per-level file
+
+
+@dataclasses.dataclass(frozen=True)
+class FileInfo:
+    """A shared file of a shared-layout export."""
+    file: str
+    sha256: str
+    bytes: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,6 +85,8 @@ class Manifest:
     scenario: str
     tasks: dict  # name -> TaskInfo, in manifest order
     models: tuple  # ModelInfo
+    layout: str = "per-level"  # or "shared"
+    files: dict = dataclasses.field(default_factory=dict)  # shared layout: name -> FileInfo
 
     def task(self, name):
         """The TaskInfo called `name`; ManifestError listing the known tasks otherwise."""
@@ -117,8 +134,16 @@ def load_manifest(directory):
 def _parse(raw, directory):
     _require(isinstance(raw, dict), "the top level must be a JSON object")
     fmt = raw.get("format")
-    _require(fmt == SUPPORTED_FORMAT,
-             f"format is {fmt!r} but this runtime reads format {SUPPORTED_FORMAT}")
+    _require(fmt in FORMATS and not isinstance(fmt, bool),
+             f"format is {fmt!r} but this runtime reads formats {sorted(FORMATS)}")
+    layout = raw.get("layout", FORMATS[fmt])
+    _require(layout == FORMATS[fmt], f"format {fmt} has layout {FORMATS[fmt]!r}, not {layout!r}")
+    files = {}
+    if layout == "shared":
+        for i, f in enumerate(_get(raw, "files", list, "")):
+            info = _parse_file(f, f"files[{i}]")
+            files[info.file] = info
+        _require(files, "files is empty")
     shared_input = _parse_input(raw["input"], "input") if "input" in raw else None
     tasks = {}
     for i, t in enumerate(_get(raw, "tasks", list, "")):
@@ -126,7 +151,7 @@ def _parse(raw, directory):
         _require(task.name not in tasks, f"task {task.name!r} is listed twice")
         tasks[task.name] = task
     _require(tasks, "tasks is empty")
-    models = [_parse_model(m, f"models[{i}]", tasks)
+    models = [_parse_model(m, f"models[{i}]", tasks, files)
               for i, m in enumerate(_get(raw, "models", list, ""))]
     seen = set()
     for m in models:
@@ -136,7 +161,7 @@ def _parse(raw, directory):
     for name in tasks:
         _require(any(m.task == name for m in models), f"task {name!r} has no models")
     return Manifest(directory=directory, scenario=_get(raw, "scenario", str, ""),
-                    tasks=tasks, models=tuple(models))
+                    tasks=tasks, models=tuple(models), layout=layout, files=files)
 
 
 def _parse_input(raw, where):
@@ -172,19 +197,36 @@ def _parse_task(raw, where, shared_input):
     return TaskInfo(name, num_classes, tuple(labels), spec)
 
 
-def _parse_model(raw, where, tasks):
+def _parse_file(raw, where):
     _require(isinstance(raw, dict), f"{where} must be an object")
-    values = {f.name: _get(raw, f.name, f.type, where) for f in dataclasses.fields(ModelInfo)}
-    _require(values["task"] in tasks,
-             f"{where}.task {values['task']!r} is not one of the tasks {list(tasks)}")
-    _require(values["level"] >= 1, f"{where}.level must be >= 1, got {values['level']}")
+    values = {f.name: _get(raw, f.name, f.type, where) for f in dataclasses.fields(FileInfo)}
+    _check_file_fields(values, where)
+    return FileInfo(**values)
+
+
+def _check_file_fields(values, where):
     _require(_SHA256.fullmatch(values["sha256"]) is not None,
              f"{where}.sha256 must be 64 lowercase hex digits, got {values['sha256']!r}")
     file = values["file"]
     _require(file and not os.path.isabs(file) and ".." not in file.split("/"),
              f"{where}.file must be a path inside the models directory, got {file!r}")
-    for name in ("bytes", "arena_bytes"):
-        _require(values[name] >= 0, f"{where}.{name} must be >= 0, got {values[name]}")
+    _require(values["bytes"] >= 0, f"{where}.bytes must be >= 0, got {values['bytes']}")
+
+
+def _parse_model(raw, where, tasks, files):
+    _require(isinstance(raw, dict), f"{where} must be an object")
+    values = {f.name: _get(raw, f.name, f.type, where) for f in dataclasses.fields(ModelInfo)
+              if f.name != "signature"}
+    if files:
+        values["signature"] = _get(raw, "signature", str, where)
+        _require(values["file"] in files,
+                 f"{where}.file {values['file']!r} is not one of the files {list(files)}")
+    _require(values["task"] in tasks,
+             f"{where}.task {values['task']!r} is not one of the tasks {list(tasks)}")
+    _require(values["level"] >= 1, f"{where}.level must be >= 1, got {values['level']}")
+    _check_file_fields(values, where)
+    _require(values["arena_bytes"] >= 0,
+             f"{where}.arena_bytes must be >= 0, got {values['arena_bytes']}")
     return ModelInfo(**values)
 
 

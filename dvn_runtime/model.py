@@ -1,4 +1,4 @@
-"""Loads one verified ``.tflite`` file into a LiteRT interpreter and runs it."""
+"""Loads one verified ``.tflite`` model (a per-level file or a shared file's cut-out) and runs it."""
 
 import hashlib
 import os
@@ -7,6 +7,7 @@ import threading
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
+from dvn_runtime.cutout import CutoutError, SharedFile
 from dvn_runtime.preprocess import to_input_tensor
 
 
@@ -80,18 +81,35 @@ class LoadedModel:
             self._interpreter = None
 
 
-def load_model(manifest, info, num_threads=None):
-    """Reads, verifies (size, sha256, shapes), builds and warms up one model.
+def read_model(manifest, info, shared_files=None):
+    """The bytes of a (task, level)'s model: its file, or its cut-out of the shared file.
+
+    `shared_files` (a cutout.SharedFiles) keeps shared files open between
+    calls; without it the shared file is opened for this call only.
+    """
+    path = manifest.path(info)
+    try:
+        if info.signature is None:
+            with open(path, "rb") as f:
+                return f.read()
+        if shared_files is not None:
+            return shared_files.cutout(path, info.signature)
+        with SharedFile(path) as shared:
+            return shared.cutout(info.signature)
+    except OSError as e:
+        raise ModelLoadError(f"cannot read {path}: {e.strerror or e}") from None
+    except CutoutError as e:
+        raise ModelLoadError(f"cannot cut {info.signature} out of {path}: {e}") from None
+
+
+def load_model(manifest, info, num_threads=None, shared_files=None):
+    """Reads (read_model), verifies (size, sha256, shapes), builds and warms up one model.
 
     Raises ModelLoadError with the reason when the file is unreadable, differs
     from the manifest, or LiteRT refuses it.
     """
-    path = manifest.path(info)
-    try:
-        with open(path, "rb") as f:
-            content = f.read()
-    except OSError as e:
-        raise ModelLoadError(f"cannot read {path}: {e.strerror or e}") from None
+    content = read_model(manifest, info, shared_files)
+    path = manifest.path(info) + (f" ({info.signature})" if info.signature else "")
     digest = hashlib.sha256(content).hexdigest()
     if len(content) != info.bytes or digest != info.sha256:
         raise ModelLoadError(

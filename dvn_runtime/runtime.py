@@ -8,6 +8,7 @@ import time
 import numpy as np
 import psutil
 
+from dvn_runtime.cutout import SharedFiles
 from dvn_runtime.model import ModelLoadError, load_model
 from dvn_runtime.policy import BudgetPolicy
 from dvn_runtime.preprocess import preprocess
@@ -30,8 +31,46 @@ class SwitchEvent:
     reason: str  # "initial", "downgrade", "upgrade", "forced" or "resync"
     from_level: object  # int, or None for the first model
     to_level: int
-    duration_ms: float  # read + verify + load + warm up + publish the new model
+    duration_ms: float  # read (or cut out) + verify + load + warm up + publish the new model
     available: object  # bytes at the reading that caused it, None when forced
+    task: object = None  # the task's name
+
+
+class MemoryMonitor:
+    """A daemon thread that feeds a memory reading to `observe` every `interval` seconds."""
+
+    def __init__(self, observe, read_available, name):
+        self._observe = observe
+        self._read_available = read_available
+        self._name = name
+        self._thread = None
+        self._stop = threading.Event()
+
+    def start(self, interval=1.0):
+        """Starts the thread."""
+        if interval <= 0:
+            raise ValueError(f"interval must be > 0 seconds, got {interval!r}.")
+        if self._thread is not None:
+            raise RuntimeError("the memory monitor is already running")
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._watch, args=(interval,), daemon=True,
+                                        name=f"dvn-memory-{self._name}")
+        self._thread.start()
+
+    def stop(self):
+        """Stops the thread, if running."""
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self._thread = None
+
+    def _watch(self, interval):
+        while not self._stop.is_set():
+            try:
+                self._observe(self._read_available())
+            except Exception:  # the monitor must keep running; the current models stay
+                log.exception("%s: memory reading or switch failed", self._name)
+            self._stop.wait(interval)
 
 
 class TaskRuntime:
@@ -51,10 +90,12 @@ class TaskRuntime:
         manifest's ``arena_bytes`` as costs and default margins.
       read_available: function returning available bytes (injectable for tests).
       num_threads: LiteRT threads per interpreter.
+      shared_files: the cutout.SharedFiles that shared-layout levels are cut
+        out of (a MultiTaskRuntime passes one for all its tasks); by default its own.
     """
 
     def __init__(self, manifest, task, policy=None, read_available=read_available_memory,
-                 num_threads=None):
+                 num_threads=None, shared_files=None):
         self.manifest = manifest
         self.task = manifest.task(task)
         self.models = manifest.models_for(task)
@@ -71,8 +112,9 @@ class TaskRuntime:
         self._switch_lock = threading.Lock()  # one policy update / switch at a time
         self._refused = set()
         self._forced = None
-        self._monitor = None
-        self._stop = threading.Event()
+        self._own_files = shared_files is None
+        self._shared_files = SharedFiles() if shared_files is None else shared_files
+        self._monitor = MemoryMonitor(self.observe, read_available, self.task.name)
 
     @property
     def level(self):
@@ -100,6 +142,14 @@ class TaskRuntime:
             reason = self.policy.reason or (INITIAL if self._active is None else RESYNC)
             return self._switch(level, reason, available)
 
+    def serve(self, level, reason, available=None):
+        """Serves `level` (or the next smaller usable one) now, for a caller with its own policy.
+
+        Returns the SwitchEvent, or None when that level is served already.
+        """
+        with self._switch_lock:
+            return self._switch(level, reason, available)
+
     def force_level(self, level):
         """Serves `level` (or the next smaller usable one) until force_level(None)."""
         if level is not None and level not in self.models:
@@ -111,21 +161,11 @@ class TaskRuntime:
 
     def start(self, interval=1.0):
         """Starts a daemon thread that reads memory every `interval` seconds."""
-        if interval <= 0:
-            raise ValueError(f"interval must be > 0 seconds, got {interval!r}.")
-        if self._monitor is not None:
-            raise RuntimeError("the memory monitor is already running")
-        self._stop.clear()
-        self._monitor = threading.Thread(target=self._watch, args=(interval,), daemon=True,
-                                         name=f"dvn-memory-{self.task.name}")
-        self._monitor.start()
+        self._monitor.start(interval)
 
     def stop(self):
         """Stops the memory monitor thread, if running."""
-        if self._monitor is not None:
-            self._stop.set()
-            self._monitor.join()
-            self._monitor = None
+        self._monitor.stop()
 
     def close(self):
         """Stops monitoring and frees the served model."""
@@ -135,20 +175,14 @@ class TaskRuntime:
                 model, self._active = self._active, None
             if model is not None:
                 model.close()
+        if self._own_files:
+            self._shared_files.close()
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc_info):
         self.close()
-
-    def _watch(self, interval):
-        while not self._stop.is_set():
-            try:
-                self.observe(self._read_available())
-            except Exception:  # the monitor must keep running; the current model stays
-                log.exception("task %s: memory reading or switch failed", self.task.name)
-            self._stop.wait(interval)
 
     def _retain_active(self):
         while True:
@@ -167,7 +201,8 @@ class TaskRuntime:
         with self._active_lock:
             self._active = model
         event = SwitchEvent(reason, current.level if current is not None else None,
-                            model.level, (time.perf_counter() - started) * 1000.0, available)
+                            model.level, (time.perf_counter() - started) * 1000.0, available,
+                            self.task.name)
         self.switches.append(event)
         log.info("task %s: %s, level %s -> %s in %.1f ms", self.task.name, reason,
                  event.from_level, event.to_level, event.duration_ms)
@@ -183,7 +218,8 @@ class TaskRuntime:
             if current is not None and candidate == current.level:
                 return current
             try:
-                model = load_model(self.manifest, self.models[candidate], self._num_threads)
+                model = load_model(self.manifest, self.models[candidate], self._num_threads,
+                                   self._shared_files)
             except ModelLoadError as e:
                 self._refused.add(candidate)
                 log.warning("task %s: refused level %d, falling back to a smaller level: %s",

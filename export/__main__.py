@@ -1,4 +1,4 @@
-"""python -m export --workdir=DIR [--quantize=MODE] [--batch=N] [--out=DIR]: export each level.
+"""python -m export --workdir=DIR [--quantize=MODE] [--batch=N] [--layout=L] [--out=DIR]: export.
 
 Bad input (no run in DIR, unknown mode, unwritable output directory) and a
 failed check (an exported float32 model that disagrees with Keras) end with
@@ -10,7 +10,8 @@ import argparse
 import os
 import sys
 
-from export.manifest import QUANTIZE_MODES as MODES  # no TensorFlow: bad input fails fast
+from export.manifest import LAYOUTS, SHARED_QUANTIZE_MODES  # no TensorFlow: fails fast
+from export.manifest import QUANTIZE_MODES as MODES
 
 
 class _Parser(argparse.ArgumentParser):
@@ -35,6 +36,9 @@ def parse_args(argv):
     parser.add_argument("--batch", type=int, default=1,
                         help="images per invoke, fixed in every file (default 1; LiteRT.js "
                              "and other clients without a resize call need it fixed)")
+    parser.add_argument("--layout", default="per-level",
+                        help="per-level: one .tflite per (task, level) (default); shared: one "
+                             ".tflite with a signature per (task, level), every weight stored once")
     parser.add_argument("--threads", type=int, default=1,
                         help="LiteRT threads when measuring latency (default 1)")
     parser.add_argument("--runs", type=int, default=50,
@@ -46,6 +50,12 @@ def parse_args(argv):
     args = parser.parse_args(argv)
     if args.quantize not in MODES:
         fail(f"unknown quantize mode {args.quantize!r}; choose one of: {', '.join(MODES)}")
+    if args.layout not in LAYOUTS:
+        fail(f"unknown layout {args.layout!r}; choose one of: {', '.join(LAYOUTS)}")
+    if args.layout == "shared" and args.quantize not in SHARED_QUANTIZE_MODES:
+        fail(f"--layout=shared takes --quantize={', '.join(SHARED_QUANTIZE_MODES)}; "
+             f"{args.quantize} fine-tunes every level apart, so its levels share no weights: "
+             f"use --layout=per-level")
     if args.threads < 1 or args.runs < 1 or (args.qat_epochs is not None and args.qat_epochs < 0):
         fail("--threads and --runs must be >= 1 and --qat-epochs >= 0")
     if args.batch < 1:
@@ -77,7 +87,7 @@ def main(argv=None):
     try:
         export_run(args.workdir, args.quantize, out, threads=args.threads, runs=args.runs,
                    qat_epochs=args.qat_epochs, qat_learning_rate=args.qat_learning_rate,
-                   batch=args.batch)
+                   batch=args.batch, layout=args.layout)
     except RunError as error:
         fail(first_line(error))
     except (ParityError, QATError, MeasureError) as error:

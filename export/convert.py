@@ -52,17 +52,29 @@ def training_images(task, count=CALIBRATION_SAMPLES, seed=0):
     return np.stack(images).astype(np.float32)
 
 
+def _batches(images, batch):
+    """`images` as [batch, H, W, C] arrays, repeated cyclically to fill the last one."""
+    steps = -(-len(images) // batch)
+    batches = np.resize(images, (steps * batch, *images.shape[1:])).astype(np.float32)
+    return [batches[start:start + batch] for start in range(0, len(batches), batch)]
+
+
 def representative_dataset(images, batch=1):
     """The converter's representative dataset: one [batch, H, W, C] sample per step.
 
-    The images are repeated cyclically to fill the last batch.
+    `images` is an array, or {signature key: array} for a model with several
+    signatures: then each step is (key, {"image": sample}), every signature in turn.
     """
-    steps = -(-len(images) // batch)
-    batches = np.resize(images, (steps * batch, *images.shape[1:])).astype(np.float32)
+    if isinstance(images, dict):
+        def generate():
+            for key, own in images.items():
+                for sample in _batches(own, batch):
+                    yield key, {"image": sample}
+        return generate
 
     def generate():
-        for start in range(0, len(batches), batch):
-            yield [batches[start:start + batch]]
+        for sample in _batches(images, batch):
+            yield [sample]
     return generate
 
 
@@ -84,8 +96,8 @@ def with_static_batch(model, batch=1, framework=keras):
 def make_converter(converter, mode, calibration=None, batch=1):
     """Configure a TFLiteConverter for `mode`: builtin ops only (no Flex / SELECT_TF_OPS).
 
-    `calibration` (images [N, H, W, C]) is required for the integer modes; it is fed
-    `batch` images per step, the model's fixed batch. A
+    `calibration` (images [N, H, W, C], or {signature key: images}) is required for
+    the integer modes; it is fed `batch` images per step, the model's fixed batch. A
     quantization-aware model needs it too in TF 2.21: the converter checks for a
     representative dataset before it looks at the fake-quant nodes; the nodes'
     ranges then take precedence over the calibration.

@@ -1,4 +1,4 @@
-"""manifest.json (DESIGN.md, format 1): build it, check its schema, write files atomically.
+"""manifest.json (DESIGN.md, format 1, or 2 for the shared layout): build it, check it, write it.
 
 `input` describes the tensor a client builds: [B, H, W, C] float32 pixels
 scaled to [0, 1], then `(x - mean) / std` per channel. B is the fixed batch of
@@ -8,6 +8,13 @@ tensor with the model's input tensor quantization (scale, zero_point), read
 from the .tflite itself, and dequantizes the logits with the output tensor's.
 When the tasks' inputs differ (shape, mean or std) each task carries its own
 `input` and there is no top-level one.
+
+`layout` is "per-level" (format 1: one file per model entry, as before) or
+"shared" (format 2, so that clients that know only format 1 refuse it with
+their format message): `files` lists the shared file(s) with their sha256 and
+bytes, and every model entry names its `file` and `signature`; its sha256
+and bytes are those of the signature's cut-out (dvn_runtime/cutout.py), which
+is what the runtime loads and checks. A manifest without `layout` is per-level.
 """
 
 import json
@@ -17,10 +24,14 @@ import tempfile
 from dvn_tf.files import read_json, write_text_atomically
 
 FORMAT = 1
+SHARED_FORMAT = 2
+LAYOUTS = ("per-level", "shared")
 MANIFEST = "manifest.json"
 INPUT_DTYPE = "float32"
 # Values of a model's "quantize" field: the export's --quantize modes (export/convert.py).
 QUANTIZE_MODES = ("none", "float16", "dynamic", "int8", "int8-qat")
+# The modes of the shared layout: int8-qat fine-tunes every level apart, so its levels share nothing.
+SHARED_QUANTIZE_MODES = ("none", "float16", "dynamic", "int8")
 
 MODEL_FIELDS = {"task": str, "level": int, "file": str, "sha256": str, "bytes": int,
                 "params": int, "flops": int, "quantize": str, "accuracy_keras": float,
@@ -33,11 +44,17 @@ def input_spec(task, batch=1):
             "mean": [float(m) for m in task.mean], "std": [float(s) for s in task.std]}
 
 
-def build_manifest(scenario, tasks, models, batch=1):
-    """The manifest document of an export: `tasks` are TaskData, `models` entries as MODEL_FIELDS."""
+def build_manifest(scenario, tasks, models, batch=1, shared_files=None):
+    """The manifest document of an export: `tasks` are TaskData, `models` entries as MODEL_FIELDS.
+
+    `shared_files` ([{"file", "sha256", "bytes"}]) makes it a shared-layout
+    manifest, whose model entries also carry their "signature".
+    """
     specs = [input_spec(task, batch) for task in tasks]
     shared = all(spec == specs[0] for spec in specs)
-    document = {"format": FORMAT, "scenario": scenario}
+    document = {"format": FORMAT, "layout": "per-level", "scenario": scenario}
+    if shared_files is not None:
+        document.update(format=SHARED_FORMAT, layout="shared", files=list(shared_files))
     if shared:
         document["input"] = specs[0]
     document["tasks"] = []
@@ -68,10 +85,28 @@ def _check_input(spec, where):
         raise ValueError(f"{where}.std must be positive, got {spec['std']}")
 
 
+def _check_file(entry, where):
+    if not (isinstance(entry.get("file"), str) and os.path.basename(entry["file"]) == entry["file"]
+            and isinstance(entry.get("sha256"), str) and len(entry["sha256"]) == 64
+            and isinstance(entry.get("bytes"), int)):
+        raise ValueError(f"{where}: bad file name, sha256 or bytes")
+
+
 def check_manifest(document):
-    """Raise ValueError naming the first field that breaks the format-1 schema."""
-    if document.get("format") != FORMAT or not isinstance(document.get("scenario"), str):
-        raise ValueError("manifest needs format 1 and a scenario string")
+    """Raise ValueError naming the first field that breaks the schema (format 1 or 2)."""
+    layout = document.get("layout", "per-level")
+    expected = SHARED_FORMAT if layout == "shared" else FORMAT
+    if (layout not in LAYOUTS or document.get("format") != expected
+            or not isinstance(document.get("scenario"), str)):
+        raise ValueError("manifest needs format 1 (per-level layout) or 2 (shared layout) "
+                         "and a scenario string")
+    shared_files = set()
+    if layout == "shared":
+        for i, entry in enumerate(document.get("files") or []):
+            _check_file(entry, f"files[{i}]")
+            shared_files.add(entry["file"])
+        if not shared_files:
+            raise ValueError("a shared-layout manifest needs its files")
     if "input" in document:
         _check_input(document["input"], "input")
     names = []
@@ -101,8 +136,10 @@ def check_manifest(document):
         if model["task"] not in names or (model["task"], model["level"]) in seen:
             raise ValueError(f"models[{i}]: unknown or repeated (task, level) "
                              f"({model['task']!r}, {model['level']})")
-        if len(model["sha256"]) != 64 or os.path.basename(model["file"]) != model["file"]:
-            raise ValueError(f"models[{i}]: bad sha256 or file name")
+        _check_file(model, f"models[{i}]")
+        if layout == "shared" and (model["file"] not in shared_files
+                                   or not isinstance(model.get("signature"), str)):
+            raise ValueError(f"models[{i}] needs a signature of one of the files {shared_files}")
         seen.add((model["task"], model["level"]))
     for name in names:
         if not any(task == name for task, _ in seen):

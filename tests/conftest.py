@@ -78,6 +78,12 @@ def digits_export(tmp_path_factory, digits_run):
 
 
 @pytest.fixture(scope="session")
+def digits_shared_export(tmp_path_factory, digits_run):
+    """digits_run exported as float32 in the shared layout: Export(tflite directory, stdout)."""
+    return exported_once(tmp_path_factory, digits_run, "digits_shared_export", "--layout=shared")
+
+
+@pytest.fixture(scope="session")
 def digits_int8_export(tmp_path_factory, digits_run):
     """digits_run exported as full-integer int8: Export(tflite directory, stdout)."""
     return exported_once(tmp_path_factory, digits_run, "digits_int8_export", "--quantize=int8")

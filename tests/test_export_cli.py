@@ -150,6 +150,16 @@ def test_unknown_quantize_mode(fake_run):
     assert_one_line_error(export(fake_run, "--quantize=int4"), "unknown quantize mode 'int4'")
 
 
+def test_unknown_layout(fake_run):
+    assert_one_line_error(export(fake_run, "--layout=stacked"),
+                          "unknown layout 'stacked'; choose one of: per-level, shared")
+
+
+def test_shared_layout_refuses_quantization_aware_training(fake_run):
+    assert_one_line_error(export(fake_run, "--layout=shared", "--quantize=int8-qat"),
+                          "fine-tunes every level apart, so its levels share no weights")
+
+
 def test_batch_below_one(fake_run):
     assert_one_line_error(export(fake_run, "--batch=0"), "--batch must be >= 1")
 

@@ -10,6 +10,7 @@ from runtime_helpers import ARENA_BYTES, copy_export, read_manifest, shared_expo
 
 def test_loads_the_export():
     manifest = load_manifest(shared_export())
+    assert manifest.layout == "per-level"  # format 1 without a layout field: exports before it
     assert list(manifest.tasks) == ["animals", "digits"]
     animals, digits = manifest.task("animals"), manifest.task("digits")
     assert animals.input.shape == (1, 12, 12, 3)  # top-level input
@@ -59,7 +60,10 @@ def _set(path, value):
 
 BAD_MANIFESTS = {
     "not_an_object": (lambda m: [m], "the top level must be a JSON object"),
-    "format_2": (_set(["format"], 2), "format is 2 but this runtime reads format 1"),
+    "format_3": (_set(["format"], 3), r"format is 3 but this runtime reads formats \[1, 2\]"),
+    "shared_without_files": (_set(["format"], 2), "files is missing"),
+    "layout_of_other_format": (_set(["layout"], "shared"),
+                               "format 1 has layout 'per-level', not 'shared'"),
     "no_tasks": (_set(["tasks"], []), "tasks is empty"),
     "no_input": (_set(["input"], DELETE),
                  r"tasks\[0\] has no input and there is no top-level input"),

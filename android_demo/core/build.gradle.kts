@@ -9,6 +9,10 @@ tasks.withType<JavaCompile>().configureEach {
 }
 
 dependencies {
+    // org.json is part of Android; off the phone the core compiles and tests against the same
+    // classes (Android's sources, as Debian's libandroid-json-java for run-jvm-tests.sh).
+    compileOnly("com.vaadin.external.google:android-json:0.0.20131108.vaadin1")
+    testImplementation("com.vaadin.external.google:android-json:0.0.20131108.vaadin1")
     testImplementation("junit:junit:4.13.2")
 }
 
@@ -18,4 +22,6 @@ tasks.test {
         "dvn.policyVectors",
         rootProject.file("../tests/fixtures/policy_vectors.json").absolutePath,
     )
+    // A shared-layout export of the Python exporter (tests/fixtures/make_shared_export.py).
+    systemProperty("dvn.sharedExport", rootProject.file("../tests/fixtures/shared_export").absolutePath)
 }

@@ -10,10 +10,14 @@ import java.nio.ByteOrder;
 import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
 import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Map;
 import org.dvn.demo.core.Manifest;
+import org.dvn.demo.core.ManifestException;
 import org.dvn.demo.core.ModelInfo;
 import org.dvn.demo.core.ModelLoader;
 import org.dvn.demo.core.ModelRunner;
+import org.dvn.demo.core.SharedModelFile;
 import org.dvn.demo.core.TaskInfo;
 import org.tensorflow.lite.DataType;
 import org.tensorflow.lite.InterpreterApi;
@@ -21,7 +25,8 @@ import org.tensorflow.lite.Tensor;
 
 /**
  * Loads models from the app's assets with LiteRT: memory-maps the .tflite file (stored
- * uncompressed in the APK) and creates an interpreter on it. Float32, int8 and uint8 inputs and
+ * uncompressed in the APK) and creates an interpreter on it; in the shared layout, on the
+ * model's signature cut out of the shared file ({@link SharedModelFile}). Float32, int8 and uint8 inputs and
  * outputs are supported; quantized ones are converted with the tensor's scale and zero point.
  */
 final class LiteRtModelLoader implements ModelLoader {
@@ -29,6 +34,7 @@ final class LiteRtModelLoader implements ModelLoader {
   private final String folder;
   private final Manifest manifest;
   private final int threads;
+  private final Map<String, SharedModelFile> sharedFiles = new HashMap<>();
 
   LiteRtModelLoader(AssetManager assets, String folder, Manifest manifest, int threads) {
     this.assets = assets;
@@ -39,7 +45,7 @@ final class LiteRtModelLoader implements ModelLoader {
 
   @Override
   public ModelRunner load(ModelInfo model) throws IOException {
-    MappedByteBuffer file = map(folder + "/" + model.file());
+    ByteBuffer file = model.signature() == null ? map(folder + "/" + model.file()) : cutout(model);
     InterpreterApi interpreter;
     try {
       interpreter = InterpreterApi.create(file, new InterpreterApi.Options().setNumThreads(threads));
@@ -51,6 +57,26 @@ final class LiteRtModelLoader implements ModelLoader {
     } catch (IOException e) {
       interpreter.close();
       throw e;
+    }
+  }
+
+  /** The model's signature cut out of its shared file: LiteRT prepares only that level. */
+  private ByteBuffer cutout(ModelInfo model) throws IOException {
+    try {
+      SharedModelFile shared;
+      synchronized (sharedFiles) {
+        shared = sharedFiles.get(model.file());
+        if (shared == null) {
+          shared = new SharedModelFile(map(folder + "/" + model.file()));
+          sharedFiles.put(model.file(), shared);
+        }
+      }
+      byte[] bytes = shared.cutout(model.signature());
+      ByteBuffer content = ByteBuffer.allocateDirect(bytes.length).order(ByteOrder.nativeOrder());
+      content.put(bytes).rewind();
+      return content;
+    } catch (ManifestException e) {
+      throw new IOException(model + ": " + e.getMessage(), e);
     }
   }
 

@@ -6,16 +6,25 @@ import java.util.List;
 
 /** A parsed and checked manifest.json of one export: its tasks and their models. */
 public final class Manifest {
-  /** The manifest format this code reads. */
+  /** The manifest format of the per-level layout: a .tflite file per (task, level). */
   public static final int FORMAT = 1;
+  /** The manifest format of the shared layout: (task, level)s are signatures of shared files. */
+  public static final int SHARED_FORMAT = 2;
 
   private final String scenario;
   private final List<TaskInfo> tasks;
+  private final List<FileEntry> sharedFiles;
 
   /** Creates a manifest; {@link ManifestReader} has checked its consistency. */
-  Manifest(String scenario, List<TaskInfo> tasks) {
+  Manifest(String scenario, List<TaskInfo> tasks, List<FileEntry> sharedFiles) {
     this.scenario = scenario;
     this.tasks = Collections.unmodifiableList(tasks);
+    this.sharedFiles = Collections.unmodifiableList(sharedFiles);
+  }
+
+  /** The shared files of the shared layout; empty in the per-level layout. */
+  public List<FileEntry> sharedFiles() {
+    return sharedFiles;
   }
 
   /** Name of the training scenario the models come from. */

@@ -10,7 +10,8 @@ import java.util.List;
  * Command line check of a manifest.json with the same rules as the app, for import-export.sh.
  *
  * <p>Usage: {@code java org.dvn.demo.core.ManifestCheck DIR/manifest.json}. On success prints
- * one line per task ({@code task NAME}) and per model ({@code model FILE SHA256 BYTES}) and exits
+ * one line per task ({@code task NAME}) and per model file ({@code model FILE SHA256 BYTES}: in the
+ * shared layout, per shared file) and exits
  * 0; otherwise prints the problem to stderr and exits 1.
  */
 public final class ManifestCheck {
@@ -37,6 +38,12 @@ public final class ManifestCheck {
     List<String> lines = new ArrayList<>();
     for (String task : manifest.taskNames()) {
       lines.add("task " + task);
+    }
+    if (!manifest.sharedFiles().isEmpty()) { // the files to copy: the shared ones
+      for (FileEntry file : manifest.sharedFiles()) {
+        lines.add("model " + file.file() + " " + file.sha256() + " " + file.bytes());
+      }
+      return lines;
     }
     for (ModelInfo model : manifest.models()) {
       lines.add("model " + model.file() + " " + model.sha256() + " " + model.bytes());

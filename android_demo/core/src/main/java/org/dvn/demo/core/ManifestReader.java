@@ -12,7 +12,8 @@ import java.util.TreeMap;
 import java.util.regex.Pattern;
 
 /**
- * Reads an export's manifest.json (format 1, see DESIGN.md) and checks it: the format version,
+ * Reads an export's manifest.json (format 1, per-level layout, see DESIGN.md; or format 2, the
+ * shared layout of the repository's README) and checks it: the format version,
  * every field's presence, type and range, and the consistency between tasks and models. Any
  * problem becomes a {@link ManifestException} that names the field and says what to do.
  */
@@ -47,14 +48,35 @@ public final class ManifestReader {
     }
     Map<?, ?> manifest = (Map<?, ?>) root;
     long format = integer(manifest, "format", "format");
-    if (format != Manifest.FORMAT) {
+    if (format != Manifest.FORMAT && format != Manifest.SHARED_FORMAT) {
       throw new ManifestException(
           "manifest.json has format "
               + format
-              + ", but this app reads format "
+              + ", but this app reads formats "
               + Manifest.FORMAT
+              + " and "
+              + Manifest.SHARED_FORMAT
               + ". Use an app built for that format, or export with the dvn version that"
               + " matches this app.");
+    }
+    boolean shared = format == Manifest.SHARED_FORMAT;
+    String layout = shared ? "shared" : "per-level";
+    if (manifest.containsKey("layout") && !layout.equals(string(manifest, "layout", "layout"))) {
+      throw fail("layout", "must be '" + layout + "' in format " + format + ".");
+    }
+    Map<String, FileEntry> sharedFiles = new LinkedHashMap<>();
+    if (shared) {
+      List<?> files = list(manifest, "files", "files");
+      for (int i = 0; i < files.size(); i++) {
+        String path = "files[" + i + "]";
+        Map<?, ?> entry = asObject(files.get(i), path);
+        String file = fileName(entry, path);
+        sharedFiles.put(
+            file, new FileEntry(file, sha256(entry, path), atLeast(entry, "bytes", path, 1)));
+      }
+      if (sharedFiles.isEmpty()) {
+        throw fail("files", "is empty: a shared-layout manifest lists its shared file.");
+      }
     }
     String scenario = string(manifest, "scenario", "scenario");
     InputSpec sharedInput =
@@ -95,7 +117,7 @@ public final class ManifestReader {
     List<?> models = list(manifest, "models", "models");
     for (int i = 0; i < models.size(); i++) {
       String path = "models[" + i + "]";
-      ModelInfo model = model(asObject(models.get(i), path), path);
+      ModelInfo model = model(asObject(models.get(i), path), path, sharedFiles);
       Map<Integer, ModelInfo> levels = modelsByTask.get(model.task());
       if (levels == null) {
         throw fail(
@@ -144,7 +166,7 @@ public final class ManifestReader {
               inputByTask.get(name),
               new ArrayList<>(levels.values())));
     }
-    return new Manifest(scenario, taskInfos);
+    return new Manifest(scenario, taskInfos, new ArrayList<>(sharedFiles.values()));
   }
 
   private static List<String> labels(Map<?, ?> task, String path) throws ManifestException {
@@ -225,13 +247,40 @@ public final class ManifestReader {
     return result;
   }
 
-  private static ModelInfo model(Map<?, ?> model, String path) throws ManifestException {
+  private static ModelInfo model(Map<?, ?> model, String path, Map<String, FileEntry> sharedFiles)
+      throws ManifestException {
     String task = string(model, "task", path + ".task");
     long level = integer(model, "level", path + ".level");
     if (level < 1 || level > Integer.MAX_VALUE) {
       throw fail(path + ".level", "must be a level >= 1, got " + level + ".");
     }
-    String file = string(model, "file", path + ".file");
+    String file = fileName(model, path);
+    String signature = null;
+    if (!sharedFiles.isEmpty()) {
+      signature = string(model, "signature", path + ".signature");
+      if (!sharedFiles.containsKey(file)) {
+        throw fail(path + ".file", "is '" + file + "', not one of the files "
+            + sharedFiles.keySet() + ".");
+      }
+    }
+    return new ModelInfo(
+        task,
+        (int) level,
+        file,
+        sha256(model, path),
+        atLeast(model, "bytes", path, 1),
+        atLeast(model, "params", path, 0),
+        atLeast(model, "flops", path, 0),
+        string(model, "quantize", path + ".quantize"),
+        fraction(model, "accuracy_keras", path),
+        fraction(model, "accuracy_tflite", path),
+        nonNegative(model, "latency_ms", path),
+        atLeast(model, "arena_bytes", path, 0),
+        signature);
+  }
+
+  private static String fileName(Map<?, ?> entry, String path) throws ManifestException {
+    String file = string(entry, "file", path + ".file");
     if (!file.endsWith(".tflite")
         || file.contains("/")
         || file.contains("\\")
@@ -242,23 +291,15 @@ public final class ManifestReader {
               + file
               + "'.");
     }
-    String sha256 = string(model, "sha256", path + ".sha256");
+    return file;
+  }
+
+  private static String sha256(Map<?, ?> entry, String path) throws ManifestException {
+    String sha256 = string(entry, "sha256", path + ".sha256");
     if (!SHA256.matcher(sha256).matches()) {
       throw fail(path + ".sha256", "must be 64 hex digits, got '" + sha256 + "'.");
     }
-    return new ModelInfo(
-        task,
-        (int) level,
-        file,
-        sha256,
-        atLeast(model, "bytes", path, 1),
-        atLeast(model, "params", path, 0),
-        atLeast(model, "flops", path, 0),
-        string(model, "quantize", path + ".quantize"),
-        fraction(model, "accuracy_keras", path),
-        fraction(model, "accuracy_tflite", path),
-        nonNegative(model, "latency_ms", path),
-        atLeast(model, "arena_bytes", path, 0));
+    return sha256;
   }
 
   private static long atLeast(Map<?, ?> object, String key, String path, long minimum)

@@ -14,6 +14,7 @@ public final class ModelInfo {
   private final double accuracyTflite;
   private final double latencyMs;
   private final long arenaBytes;
+  private final String signature;
 
   /** Creates a model entry; {@link ManifestReader} has checked the values. */
   ModelInfo(
@@ -28,7 +29,8 @@ public final class ModelInfo {
       double accuracyKeras,
       double accuracyTflite,
       double latencyMs,
-      long arenaBytes) {
+      long arenaBytes,
+      String signature) {
     this.task = task;
     this.level = level;
     this.file = file;
@@ -41,6 +43,7 @@ public final class ModelInfo {
     this.accuracyTflite = accuracyTflite;
     this.latencyMs = latencyMs;
     this.arenaBytes = arenaBytes;
+    this.signature = signature;
   }
 
   /** Name of the task this model classifies for. */
@@ -53,17 +56,25 @@ public final class ModelInfo {
     return level;
   }
 
-  /** File name of the .tflite model, relative to the manifest's folder. */
+  /**
+   * File name of the .tflite model, relative to the manifest's folder: the model's own file, or
+   * in the shared layout the shared file that holds it as {@link #signature()}.
+   */
   public String file() {
     return file;
   }
 
-  /** SHA-256 of the file, 64 hex digits. */
+  /** Signature key of the model in its shared file; null in the per-level layout. */
+  public String signature() {
+    return signature;
+  }
+
+  /** SHA-256 of the model (its file, or its cut-out from the shared file), 64 hex digits. */
   public String sha256() {
     return sha256;
   }
 
-  /** Size of the file in bytes. */
+  /** Size of the model (its file, or its cut-out) in bytes. */
   public long bytes() {
     return bytes;
   }
@@ -105,6 +116,7 @@ public final class ModelInfo {
 
   @Override
   public String toString() {
-    return task + " level " + level + " (" + file + ")";
+    return task + " level " + level + " (" + file + (signature == null ? "" : " " + signature)
+        + ")";
   }
 }

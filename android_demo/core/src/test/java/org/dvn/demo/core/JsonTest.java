@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 import org.junit.Test;
 
+/** Json: org.json read into plain Java values. */
 public class JsonTest {
 
   @Test
@@ -59,31 +60,12 @@ public class JsonTest {
   }
 
   @Test
-  public void rejectsInvalidDocumentsWithPosition() {
-    assertRejected("", "line 1, column 1: unexpected end of input");
-    assertRejected("{\"a\": 1,}", "expected a string key");
-    assertRejected("[1, 2", "expected ',' or ']'");
-    assertRejected("[1 2]", "expected ',' or ']'");
-    assertRejected("{\"a\" 1}", "expected ':'");
-    assertRejected("{\"a\": 1, \"a\": 2}", "duplicate key \"a\"");
-    assertRejected("01", "leading zeros");
-    assertRejected("1.", "after the decimal point");
-    assertRejected("1e", "in the exponent");
-    assertRejected("-", "expected a digit");
-    assertRejected("NaN", "unexpected character 'N'");
-    assertRejected("tru", "expected 'true'");
-    assertRejected("\"abc", "unterminated string");
-    assertRejected("\"a\nb\"", "control character U+000A");
-    assertRejected("\"\\x\"", "invalid escape");
-    assertRejected("\"\\u12G4\"", "invalid hex digit");
+  public void rejectsWhatOrgJsonCannotRead() {
+    assertRejected("", "End of input");
+    assertRejected("[1, 2", "Unterminated array");
+    assertRejected("{\"a\" 1}", "Expected ':'");
+    assertRejected("\"abc", "Unterminated string");
     assertRejected("{} {}", "unexpected text after the end");
-    assertRejected("{\n  \"a\": ?\n}", "line 2, column 8");
-  }
-
-  @Test
-  public void rejectsExcessiveNesting() {
-    String deep = "[".repeat(600) + "]".repeat(600);
-    assertRejected(deep, "nesting deeper than 512");
   }
 
   private static void assertRejected(String text, String expectedPart) {

@@ -109,13 +109,13 @@ public class ManifestReaderTest {
   @Test
   public void rejectsAnotherFormatVersion() {
     assertRejected(
-        VALID.replace("\"format\": 1", "\"format\": 2"),
-        "manifest.json has format 2, but this app reads format 1");
+        VALID.replace("\"format\": 1", "\"format\": 3"),
+        "manifest.json has format 3, but this app reads formats 1 and 2");
   }
 
   @Test
   public void rejectsInvalidJson() {
-    assertRejected("{\"format\": 1,", "manifest.json is not valid JSON: invalid JSON at line 1");
+    assertRejected("{\"format\": 1,", "manifest.json is not valid JSON: End of input at character 13");
     assertRejected("[]", "manifest.json: (root) must be a JSON object");
   }
 

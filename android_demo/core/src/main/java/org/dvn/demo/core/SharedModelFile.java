@@ -1,0 +1,237 @@
+package org.dvn.demo.core;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+
+/**
+ * A shared-layout .tflite ({@code python -m export --layout=shared}) that cuts out one signature
+ * at a time: a standalone model of one (task, level) and only the weights it uses, so LiteRT
+ * prepares only the served level.
+ *
+ * <p>The same steps as the Python runtime's {@code dvn_runtime/cutout.py}, which documents the
+ * layout, and the same bytes: the manifest's sha256 of a model is that of its cut-out. The
+ * file's cut-out index is JSON in its metadata entry {@code dvn_cutout}.
+ */
+public final class SharedModelFile {
+  private static final String INDEX_NAME = "dvn_cutout";
+  private static final long INDEX_VERSION = 2;
+  private static final int ALIGN = 16;
+  private static final int MODEL_VERSION = 3;
+  // Model table fields of LiteRT's schema.fbs, in vtable order; 0 marks a field left out.
+  private static final short[] MODEL_VTABLE = {20, 28, 4, 8, 12, 0, 16, 0, 20, 24};
+  private static final short[] EMPTY_BUFFER_VTABLE = {4, 4};
+  private static final short[] BUFFER_VTABLE = {10, 24, 0, 8, 16}; // no data; offset, size
+
+  private final ByteBuffer content;
+  private final Map<?, ?> index;
+  private final Map<String, Map<?, ?>> signatures = new HashMap<>();
+
+  /**
+   * Reads the cut-out index of a shared file's bytes (for example memory-mapped).
+   *
+   * @throws ManifestException if the file has no readable index of this version
+   */
+  public SharedModelFile(ByteBuffer content) throws ManifestException {
+    this.content = content.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+    try {
+      index = (Map<?, ?>) Json.parse(indexText(this.content));
+      if (!Long.valueOf(INDEX_VERSION).equals(index.get("version"))) {
+        throw new ManifestException(
+            "the shared file's cut-out index has version " + index.get("version")
+                + "; this app reads version " + INDEX_VERSION + ": export again.");
+      }
+      for (Object signature : (List<?>) index.get("signatures")) {
+        signatures.put((String) ((Map<?, ?>) signature).get("key"), (Map<?, ?>) signature);
+      }
+    } catch (JsonException | ClassCastException | IndexOutOfBoundsException | NullPointerException e) {
+      throw new ManifestException("the shared file's cut-out index cannot be read (" + e
+          + "): copy the export again.", e);
+    }
+  }
+
+  /** The signature keys of the file, one per (task, level). */
+  public List<String> signatureKeys() {
+    return new ArrayList<>(new TreeSet<>(signatures.keySet()));
+  }
+
+  /** The standalone .tflite of signature {@code key}. */
+  public byte[] cutout(String key) throws ManifestException {
+    Map<?, ?> signature = signatures.get(key);
+    if (signature == null) {
+      throw new ManifestException(
+          "the shared file has no signature '" + key + "'; it has " + signatureKeys()
+              + ": copy the export again.");
+    }
+    try {
+      return cut(signature);
+    } catch (ClassCastException | IndexOutOfBoundsException | NullPointerException e) {
+      throw new ManifestException("the shared file's cut-out index does not fit the file (" + e
+          + "): copy the export again.", e);
+    }
+  }
+
+  private static String indexText(ByteBuffer content) throws ManifestException {
+    int model = content.getInt(0);
+    int metadata = vector(content, model, 6);
+    int buffers = vector(content, model, 4);
+    for (int i = 0; metadata >= 0 && i < content.getInt(metadata); i++) {
+      int entry = element(content, metadata, i);
+      int name = field(content, entry, 0);
+      if (name != 0 && INDEX_NAME.equals(string(content, entry + name))) {
+        int buffer = element(content, buffers, content.getInt(entry + field(content, entry, 1)));
+        int offset = (int) content.getLong(buffer + field(content, buffer, 1));
+        byte[] text = new byte[(int) content.getLong(buffer + field(content, buffer, 2))];
+        content.duplicate().position(offset).get(text);
+        return new String(text, StandardCharsets.UTF_8);
+      }
+    }
+    throw new ManifestException(
+        "the model file has no cut-out index (metadata 'dvn_cutout'): it is not a shared file"
+            + " of 'python -m export --layout=shared'.");
+  }
+
+  /** Position of field {@code number}'s value relative to its table, 0 when absent. */
+  private static int field(ByteBuffer content, int table, int number) {
+    int vtable = table - content.getInt(table);
+    return 4 + 2 * number < content.getShort(vtable) ? content.getShort(vtable + 4 + 2 * number)
+        : 0;
+  }
+
+  /** Position of the vector in a table's field, -1 when absent. */
+  private static int vector(ByteBuffer content, int table, int number) {
+    int at = field(content, table, number);
+    return at == 0 ? -1 : table + at + content.getInt(table + at);
+  }
+
+  private static int element(ByteBuffer content, int vector, int i) {
+    int slot = vector + 4 + 4 * i;
+    return slot + content.getInt(slot);
+  }
+
+  private static String string(ByteBuffer content, int at) {
+    int position = at + content.getInt(at);
+    byte[] bytes = new byte[content.getInt(position)];
+    content.duplicate().position(position + 4).get(bytes);
+    return new String(bytes, StandardCharsets.UTF_8);
+  }
+
+  private static int aligned(long position, int alignment) {
+    return (int) ((position + alignment - 1) / alignment * alignment);
+  }
+
+  private static int[] numbers(Object list) {
+    List<?> values = (List<?>) list;
+    int[] result = new int[values.size()];
+    for (int i = 0; i < result.length; i++) {
+      result[i] = ((Long) values.get(i)).intValue();
+    }
+    return result;
+  }
+
+  private byte[] cut(Map<?, ?> signature) {
+    List<?> data = (List<?>) index.get("data");
+    Map<?, ?> codes = (Map<?, ?>) index.get("operator_codes");
+    Map<?, ?> metadata = (Map<?, ?>) index.get("metadata");
+    TreeSet<Integer> usedSet = new TreeSet<>();
+    for (int b : numbers(signature.get("buffers"))) {
+      usedSet.add(b);
+    }
+    for (int b : numbers(metadata.get("buffers"))) {
+      usedSet.add(b);
+    }
+    int[] used = usedSet.stream().mapToInt(Integer::intValue).toArray();
+    int[] codeTables = numbers(codes.get("tables"));
+    int[] metadataTables = numbers(metadata.get("tables"));
+    int[] definitionRegion = numbers(signature.get("signature_def"));
+    int[][] regions = {
+      numbers(codes.get("region")), numbers(metadata.get("region")),
+      numbers(signature.get("region")), {definitionRegion[0], definitionRegion[1]}
+    };
+    int table = 8 + 2 * MODEL_VTABLE.length;
+    int vectors = table + 28;
+    int buffers =
+        aligned(vectors + 4L * (5 + codeTables.length + 1 + data.size() + metadataTables.length + 1), 8);
+    int empty = buffers + 4;
+    int first = buffers + 24;
+    int[] starts = new int[regions.length];
+    int position = aligned(first + 24L * used.length, ALIGN);
+    for (int r = 0; r < regions.length; r++) {
+      starts[r] = position;
+      position = aligned(position + regions[r][1] - regions[r][0], ALIGN);
+    }
+    int[] dataStarts = new int[used.length];
+    int[][] extents = new int[used.length][];
+    for (int i = 0; i < used.length; i++) {
+      extents[i] = numbers(data.get(used[i]));
+      dataStarts[i] = position;
+      position = aligned(position + extents[i][1], ALIGN);
+    }
+
+    ByteBuffer out = ByteBuffer.allocate(position).order(ByteOrder.LITTLE_ENDIAN);
+    out.putInt(0, table).put(4, "TFL3".getBytes(StandardCharsets.US_ASCII));
+    for (int i = 0; i < MODEL_VTABLE.length; i++) {
+      out.putShort(8 + 2 * i, MODEL_VTABLE[i]);
+    }
+    out.putInt(table, table - 8).putInt(table + 4, MODEL_VERSION);
+    int[] targets = new int[data.size()];
+    java.util.Arrays.fill(targets, empty);
+    for (int i = 0; i < used.length; i++) {
+      targets[used[i]] = first + 24 * i;
+    }
+    int[][] fields = {
+      placed(codeTables, regions[0], starts[0]),
+      {starts[2] + ((Long) signature.get("subgraph")).intValue() - regions[2][0]},
+      targets,
+      placed(metadataTables, regions[1], starts[1]),
+      {starts[3] + definitionRegion[2] - regions[3][0]}
+    };
+    for (int f = 0; f < fields.length; f++) {
+      out.putInt(table + 8 + 4 * f, vectors - (table + 8 + 4 * f));
+      out.putInt(vectors, fields[f].length);
+      for (int i = 0; i < fields[f].length; i++) {
+        int slot = vectors + 4 + 4 * i;
+        out.putInt(slot, fields[f][i] - slot);
+      }
+      vectors += 4 + 4 * fields[f].length;
+    }
+    out.putShort(buffers, EMPTY_BUFFER_VTABLE[0]).putShort(buffers + 2, EMPTY_BUFFER_VTABLE[1]);
+    out.putInt(empty, empty - buffers);
+    for (int i = 0; i < BUFFER_VTABLE.length; i++) {
+      out.putShort(empty + 4 + 2 * i, BUFFER_VTABLE[i]);
+    }
+    for (int i = 0; i < used.length; i++) {
+      int at = first + 24 * i;
+      out.putInt(at, at - (empty + 4)).putLong(at + 8, dataStarts[i]).putLong(at + 16, extents[i][1]);
+    }
+    for (int r = 0; r < regions.length; r++) {
+      copy(out, starts[r], regions[r][0], regions[r][1] - regions[r][0]);
+    }
+    if (definitionRegion[3] != 0) { // its subgraph index: the cut-out has subgraph 0
+      out.putInt(starts[3] + definitionRegion[3] - regions[3][0], 0);
+    }
+    for (int i = 0; i < used.length; i++) {
+      copy(out, dataStarts[i], extents[i][0], extents[i][1]);
+    }
+    return out.array();
+  }
+
+  private static int[] placed(int[] tables, int[] region, int start) {
+    int[] result = new int[tables.length];
+    for (int i = 0; i < tables.length; i++) {
+      result[i] = start + tables[i] - region[0];
+    }
+    return result;
+  }
+
+  private void copy(ByteBuffer out, int at, int from, int length) {
+    ByteBuffer source = content.duplicate();
+    source.position(from).limit(from + length);
+    out.duplicate().position(at).put(source);
+  }
+}

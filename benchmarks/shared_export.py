@@ -1,0 +1,308 @@
+"""The shared layout against a file per (task, level): bytes, latency, memory and switch time.
+
+    python benchmarks/shared_export.py [--units=2,4] [--rounds=7] [--repeats=3] [--out=DIR]
+
+For a WRN-16-4 DVN with 2 tasks (input 32x32x3, 10 classes each, random
+weights as in benchmarks/tflite_levels.py, order rule `nearest`) at each k:
+
+  * per-level: every (task, level) converted on its own (export/convert.py);
+  * shared: every (task, level) a signature of one file (export/shared.py),
+    served from its cut-out (dvn_runtime/cutout.py).
+
+Side by side, in one run, for both layouts:
+  * bytes on disk (and the shared file's weight bytes against the DVN's);
+  * latency per (task, level): the per-level file against the cut-out, in
+    alternating rounds in one LiteRT-only process, median of rounds;
+  * switch time per (task, level): the runtime's load_model (read the file or
+    cut the level out, sha256, create, allocate, warm up), alternating, median;
+  * anonymous and file-backed resident memory to serve each (task, level), and
+    both tasks at the top level, each in a fresh process (export/probe.py),
+    layouts alternating, median of --repeats; plus both tasks through LiteRT's
+    CompiledModel with XNNPACK's weight cache, to see whether tasks that share
+    blocks can share packed weights.
+
+LiteRT runs with XNNPACK on one thread. Prints a table per k; the last line is
+one JSON object with bytes_ratio, latency_ratio, level_memory_ratio and
+switch_ratio (worst over every k and (task, level)) and the load average.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+BACKBONE, INPUT = "wrn-16-4", (32, 32, 3)
+
+
+# ---- phase 1: TensorFlow (build and convert both layouts) ---------------------------------
+
+def build_files(directory, units):
+    """Write both layouts of the k-unit DVN into directory; one record per (task, level)."""
+    import collections
+
+    from dvn_tf.counting import count_flops
+    from export import shared
+    from export.convert import to_tflite
+    import numpy as np
+    from tflite_levels import TASKS, dvn
+
+    model = dvn(BACKBONE, units)
+    task = collections.namedtuple("Task", "name input_shape")
+    tasks = [task(name, INPUT) for name in model.task_names]
+    probes = [np.random.default_rng(0).normal(size=(8, *INPUT)).astype(np.float32)] * TASKS
+    started = time.perf_counter()
+    levels = shared.level_models(model, tasks, probes)
+    content = shared.to_shared_tflite(levels, tasks)
+    shared_path = os.path.join(directory, shared.SHARED_FILE)
+    with open(shared_path, "wb") as file:
+        file.write(content)
+    print(f"  k={units}: shared file {len(content):,} bytes, {len(levels)} signatures "
+          f"({time.perf_counter() - started:.0f} s)", flush=True)
+    records = []
+    for key, (t, level, _) in levels.items():
+        plain = model.to_plain(t, level)
+        path = os.path.join(directory, f"{key}.tflite")
+        with open(path, "wb") as file:
+            file.write(to_tflite(plain))
+        records.append({"units": units, "task": model.task_names[t], "level": level,
+                        "key": key, "params": int(plain.count_params()),
+                        "flops": count_flops(plain), "per_level_file": path,
+                        "per_level_bytes": os.path.getsize(path), "shared_file": shared_path})
+    return {"units": units, "shared_bytes": len(content), "weights": int(model.count_params()),
+            "stored_weight_bytes": stored_weight_bytes(content), "records": records}
+
+
+def stored_weight_bytes(content):
+    """Bytes of a shared file's data section that its signatures use, each byte counted once."""
+    from dvn_runtime.cutout import read_index
+
+    index = read_index(content)
+    used = {b for signature in index["signatures"] for b in signature["buffers"]}
+    total, reached = 0, 0
+    for start, size in sorted(tuple(index["data"][b][:2]) for b in used):
+        total += max(0, start + size - max(start, reached))
+        reached = max(reached, start + size)
+    return total
+
+
+# ---- phase 2: LiteRT only (a child process: latency and switches) -------------------------
+
+def manifests(records):
+    """Runtime manifests of both layouts for the records, as dvn_runtime reads them."""
+    from dvn_runtime.cutout import SharedFile
+    from dvn_runtime.manifest import InputSpec, Manifest, ModelInfo, TaskInfo
+
+    spec = InputSpec((1, *INPUT), "float32", (0.0,), (1.0,))
+    tasks = {r["task"]: TaskInfo(r["task"], 10, tuple(map(str, range(10))), spec)
+             for r in records}
+    per_level, shared = [], []
+    files = {}
+    for r in records:
+        with open(r["per_level_file"], "rb") as file:
+            content = file.read()
+        per_level.append(ModelInfo(r["task"], r["level"], os.path.basename(r["per_level_file"]),
+                                   hashlib.sha256(content).hexdigest(), len(content), 0, 0,
+                                   "none", 0.0, 0.0, 0.0, 0))
+        with SharedFile(r["shared_file"]) as source:
+            cutout = source.cutout(r["key"])
+        name = os.path.basename(r["shared_file"])
+        files[name] = None
+        shared.append(ModelInfo(r["task"], r["level"], name, hashlib.sha256(cutout).hexdigest(),
+                                len(cutout), 0, 0, "none", 0.0, 0.0, 0.0, 0, r["key"]))
+    directory = os.path.dirname(records[0]["per_level_file"])
+    return (Manifest(directory, "benchmark", tasks, tuple(per_level)),
+            Manifest(directory, "benchmark", tasks, tuple(shared), "shared", files))
+
+
+def litert_child(spec_path):
+    """Latency (alternating rounds) and switch times of both layouts; prints JSON."""
+    import numpy as np
+
+    from dvn_runtime.cutout import SharedFiles
+    from dvn_runtime.model import load_model
+
+    with open(spec_path) as file:
+        spec = json.load(file)
+    layouts = dict(zip(("per_level", "shared"), manifests(spec["records"])))
+    files = SharedFiles()
+    x = np.random.default_rng(0).normal(size=(1, *INPUT)).astype(np.float32)
+
+    def round_ms(model, count):
+        times = []
+        for _ in range(count):
+            start = time.perf_counter()
+            model.logits(x)
+            times.append((time.perf_counter() - start) * 1e3)
+        return statistics.median(times)
+
+    results = []
+    for index, record in enumerate(spec["records"]):
+        loaded = {name: load_model(m, m.models[index], 1, files) for name, m in layouts.items()}
+        count = max(5, min(200, int(spec["round_ms"] / max(round_ms(loaded["shared"], 3), 1e-3))))
+        rounds = {name: [] for name in layouts}
+        switches = {name: [] for name in layouts}
+        for _ in range(spec["rounds"]):
+            for name, model in loaded.items():
+                rounds[name].append(round_ms(model, count))
+            for name, manifest in layouts.items():
+                start = time.perf_counter()
+                load_model(manifest, manifest.models[index], 1, files).close()
+                switches[name].append((time.perf_counter() - start) * 1e3)
+        for model in loaded.values():
+            model.close()
+        results.append({f"{name}_{what}": statistics.median(values[name])
+                        for what, values in (("ms", rounds), ("switch_ms", switches))
+                        for name in layouts})
+    files.close()
+    print(json.dumps(results))
+
+
+def run_litert_child(records, rounds, round_ms):
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as file:
+        json.dump({"records": records, "rounds": rounds, "round_ms": round_ms}, file)
+    try:
+        result = subprocess.run([sys.executable, os.path.abspath(__file__),
+                                 f"--litert-child={file.name}"], capture_output=True, text=True)
+    finally:
+        os.remove(file.name)
+    if result.returncode != 0:
+        sys.exit(f"shared_export: LiteRT timing failed: {result.stderr.strip().splitlines()[-1]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+# ---- phase 3: memory, a fresh process per measurement --------------------------------------
+
+def measure_memory(run, repeats, cache_directory):
+    """Anonymous and file-backed RSS of each (task, level) and of both tasks at the top level."""
+    from export.measure import measure_models
+
+    records = run["records"]
+    top = max(r["level"] for r in records)
+    both = [r for r in records if r["level"] == top]
+    cases = [(r, [r["per_level_file"]], [f"{r['shared_file']}@{r['key']}"]) for r in records]
+    cases.append((run, [r["per_level_file"] for r in both],
+                  [f"{r['shared_file']}@{r['key']}" for r in both]))
+    samples = {}
+    for _ in range(repeats):
+        for target, per_level, shared in cases:
+            for name, specs in (("per_level", per_level), ("shared", shared)):
+                cost = measure_models(specs, threads=1, runs=3)
+                for what in ("anon", "file"):
+                    samples.setdefault((id(target), name, what), []).append(
+                        cost[f"{what}_bytes"])
+        cost = measure_models([s for s in cases[-1][2]], threads=1, runs=3,
+                              weight_cache=cache_directory)
+        samples.setdefault((id(run), "weight_cache", "anon"), []).append(cost["anon_bytes"])
+    for target, _, _ in cases:
+        for name in ("per_level", "shared", "weight_cache"):
+            for what in ("anon", "file"):
+                values = samples.get((id(target), name, what))
+                if values:
+                    target[f"{name}_{what}_bytes" if target is not run
+                           else f"two_tasks_{name}_{what}_bytes"] = int(statistics.median(values))
+    run["weight_cache_files"] = sorted(os.listdir(cache_directory))
+
+
+# ---- report -------------------------------------------------------------------------------
+
+def table(run):
+    header = ("task", "lvl", "params", "per-level B", "cut-out ms", "per-level ms", "ratio",
+              "switch: cut-out", "per-level", "ratio", "anon MiB: shared", "per-level", "ratio",
+              "file MiB: shared")
+    rows = [header]
+    mib = 2 ** 20
+    for r in run["records"]:
+        rows.append((r["task"], str(r["level"]), f"{r['params']:,}", f"{r['per_level_bytes']:,}",
+                     f"{r['shared_ms']:.3f}", f"{r['per_level_ms']:.3f}",
+                     f"{r['shared_ms'] / r['per_level_ms']:.3f}",
+                     f"{r['shared_switch_ms']:.1f}", f"{r['per_level_switch_ms']:.1f}",
+                     f"{r['shared_switch_ms'] / r['per_level_switch_ms']:.2f}",
+                     f"{r['shared_anon_bytes'] / mib:.2f}", f"{r['per_level_anon_bytes'] / mib:.2f}",
+                     f"{r['shared_anon_bytes'] / r['per_level_anon_bytes']:.3f}",
+                     f"{r['shared_file_bytes'] / mib:.2f}"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    return "\n".join("  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in rows)
+
+
+def summarize(runs):
+    records = [r for run in runs for r in run["records"]]
+    worst = {
+        "bytes_ratio": max(run["shared_bytes"] / sum(r["per_level_bytes"] for r in run["records"])
+                           for run in runs),
+        "latency_ratio": max(r["shared_ms"] / r["per_level_ms"] for r in records),
+        "level_memory_ratio": max(r["shared_anon_bytes"] / r["per_level_anon_bytes"]
+                                  for r in records),
+        "switch_ratio": max(r["shared_switch_ms"] / r["per_level_switch_ms"] for r in records),
+        "shared_over_weights": max(run["shared_bytes"] / (4 * run["weights"]) for run in runs),
+        "two_tasks_memory_ratio": max(run["two_tasks_shared_anon_bytes"]
+                                      / run["two_tasks_per_level_anon_bytes"] for run in runs)}
+    return {key: round(value, 4) for key, value in worst.items()}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--units", default="2,4", help="values of k, comma-separated")
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=3, help="memory measurements per case")
+    parser.add_argument("--round-ms", type=float, default=150.0)
+    parser.add_argument("--litert-child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.litert_child:
+        return litert_child(args.litert_child)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    started = time.perf_counter()
+    load = [os.getloadavg()]
+    with tempfile.TemporaryDirectory() as directory:
+        runs = []
+        print("Building both layouts (TensorFlow)", flush=True)
+        for units in (int(u) for u in args.units.split(",")):
+            folder = os.path.join(directory, f"k{units}")
+            os.makedirs(folder)
+            runs.append(build_files(folder, units))
+        for run in runs:
+            print(f"k={run['units']}: latency and switches (LiteRT only, alternating)", flush=True)
+            for record, timing in zip(run["records"],
+                                      run_litert_child(run["records"], args.rounds, args.round_ms)):
+                record.update(timing)
+            print(f"k={run['units']}: memory, a fresh process per measurement", flush=True)
+            cache = os.path.join(directory, f"weight_cache_k{run['units']}")
+            os.makedirs(cache)
+            measure_memory(run, args.repeats, cache)
+            load.append(os.getloadavg())
+        for run in runs:
+            for record in run["records"]:
+                for key in ("per_level_file", "shared_file"):
+                    record.pop(key)
+    summary = summarize(runs)
+    for run in runs:
+        mib = 2 ** 20
+        print(f"\nk={run['units']}: shared file {run['shared_bytes']:,} bytes = "
+              f"{run['shared_bytes'] / (4 * run['weights']):.4f} x the DVN's float32 weights "
+              f"({4 * run['weights']:,}), of which {run['stored_weight_bytes']:,} weight bytes "
+              f"and {run['shared_bytes'] - run['stored_weight_bytes']:,} overhead; per-level files "
+              f"{sum(r['per_level_bytes'] for r in run['records']):,} bytes")
+        print(table(run))
+        print(f"both tasks at the top level, anonymous MiB: shared "
+              f"{run['two_tasks_shared_anon_bytes'] / mib:.2f}, per-level "
+              f"{run['two_tasks_per_level_anon_bytes'] / mib:.2f}, CompiledModel with XNNPACK's "
+              f"weight cache {run['two_tasks_weight_cache_anon_bytes'] / mib:.2f} (cache files "
+              f"written: {len(run['weight_cache_files'])})")
+    load.append(os.getloadavg())
+    print(f"\n{summary}; load average (1, 5, 15 min) at start, after each k, at the end: "
+          f"{[tuple(round(x, 2) for x in values) for values in load]}; "
+          f"{time.perf_counter() - started:.0f} s")
+    print(json.dumps({"benchmark": "shared_export", "backbone": BACKBONE, "tasks": 2,
+                      "input": list(INPUT), "threads": 1, "rounds": args.rounds,
+                      "repeats": args.repeats, **summary, "load_average": load, "runs": runs}))
+
+
+if __name__ == "__main__":
+    main()

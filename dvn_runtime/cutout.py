@@ -1,0 +1,204 @@
+"""Cut one signature out of a shared-layout .tflite: a standalone model of only that level.
+
+The shared file of `python -m export --layout=shared` holds every (task, level)
+as a signature, each weight stored once. Loading it whole would make XNNPACK
+pack the weights of every signature; serving a level from a cut-out costs what
+that level's own file costs. The cut-out needs no TensorFlow and no flatbuffers
+object API: export/relayout.py writes the file so that everything one
+signature needs sits in self-contained byte regions and its weights in a data
+section (LiteRT's Buffer.offset / size), all listed in an index (JSON in the
+file's metadata entry `dvn_cutout`, absolute positions). A cut-out copies those
+bytes and writes a new model table in front of them, so it costs about one
+copy of the level's weights.
+
+The cut-out, front to back (zero padding; regions and data 16-aligned):
+  root offset, "TFL3", the model's vtable and table (version, operator codes,
+  subgraphs, buffers, metadata, signature defs) and their vectors;
+  Buffer tables: one empty (every buffer number the signature does not use
+  points to it, so numbers stay those of the shared file), then one per used
+  buffer in ascending number, with the offset and size of its bytes below;
+  the operator-codes region; the metadata region (the converter's entries);
+  the signature's subgraph region; its signature-def region, whose subgraph
+  index is set to 0; the used buffers' bytes in ascending number.
+"""
+
+import json
+import mmap
+import struct
+import threading
+
+import numpy as np
+from ai_edge_litert import schema_py_generated as schema
+
+INDEX_NAME = b"dvn_cutout"
+INDEX_VERSION = 2
+ALIGN = 16
+MODEL_VERSION = 3
+# Model table fields of LiteRT's schema.fbs, in vtable order; 0 marks a field left out.
+_MODEL_VTABLE = (20, 28, 4, 8, 12, 0, 16, 0, 20, 24)
+_EMPTY_BUFFER_VTABLE = (4, 4)
+_BUFFER_VTABLE = (10, 24, 0, 8, 16)  # data (absent), offset (uint64), size (uint64)
+
+
+class CutoutError(ValueError):
+    """A shared file has no usable cut-out index, or no such signature."""
+
+
+class SharedFile:
+    """A shared-layout .tflite, memory-mapped read-only, that cuts out one signature at a time.
+
+    Pages the cut-out touched are dropped from this process after each
+    cut-out (madvise), so the mapping holds no resident memory between switches.
+    """
+
+    def __init__(self, path):
+        self.path = path
+        with open(path, "rb") as file:
+            try:
+                self._map = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+            except ValueError as error:  # an empty file
+                raise CutoutError(f"{path} is empty: {error}") from None
+        try:
+            self.index = read_index(self._map)
+        except CutoutError:
+            self.close()
+            raise
+        self.signatures = {s["key"]: s for s in self.index["signatures"]}
+
+    def close(self):
+        """Unmaps the file."""
+        self._map.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def cutout(self, key):
+        """The standalone .tflite (bytes) of signature `key`."""
+        if key not in self.signatures:
+            raise CutoutError(f"{self.path} has no signature {key!r}; it has "
+                              f"{', '.join(self.signatures)}")
+        try:
+            return cut(self._map, self.index, self.signatures[key])
+        except (IndexError, KeyError, TypeError, ValueError, struct.error) as error:
+            raise CutoutError(f"{self.path}: its cut-out index does not fit the file "
+                              f"({type(error).__name__}: {error})") from None
+        finally:
+            if hasattr(mmap, "MADV_DONTNEED"):
+                self._map.madvise(mmap.MADV_DONTNEED)
+
+
+class SharedFiles:
+    """The shared files a runtime cuts levels out of, each opened once; thread-safe."""
+
+    def __init__(self):
+        self._files = {}
+        self._lock = threading.Lock()
+
+    def cutout(self, path, key):
+        """The cut-out (bytes) of signature `key` of the shared file at `path`."""
+        with self._lock:
+            if path not in self._files:
+                self._files[path] = SharedFile(path)
+            return self._files[path].cutout(key)
+
+    def close(self):
+        """Unmaps every file."""
+        with self._lock:
+            for file in self._files.values():
+                file.close()
+            self._files.clear()
+
+
+def read_index(content):
+    """The cut-out index of a shared-layout file (bytes or mmap); CutoutError when it has none."""
+    try:
+        model = schema.Model.GetRootAs(content, 0)
+        for i in range(model.MetadataLength()):
+            entry = model.Metadata(i)
+            if entry.Name() == INDEX_NAME:
+                buffer = model.Buffers(entry.Buffer())
+                index = json.loads(bytes(content[buffer.Offset():buffer.Offset() + buffer.Size()]))
+                break
+        else:
+            raise CutoutError("it has no cut-out index (metadata 'dvn_cutout'): it is not a "
+                              "shared-layout file of `python -m export --layout=shared`")
+    except (struct.error, IndexError, TypeError, ValueError, UnicodeDecodeError) as error:
+        if isinstance(error, CutoutError):
+            raise
+        raise CutoutError(f"its cut-out index cannot be read ({error})") from None
+    if not isinstance(index, dict) or index.get("version") != INDEX_VERSION:
+        raise CutoutError(f"its cut-out index has version {index.get('version')!r}; this "
+                          f"runtime reads version {INDEX_VERSION}: export again")
+    return index
+
+
+def _aligned(position, alignment=ALIGN):
+    return -(-position // alignment) * alignment
+
+
+def _put(head, position, values, fmt):
+    struct.pack_into(f"<{len(values)}{fmt}", head, position, *values)
+
+
+def cut(content, index, signature):
+    """The cut-out (bytes) of one signature entry of `index` from a shared file's bytes."""
+    data = index["data"]
+    used = sorted(set(signature["buffers"]) | set(index["metadata"]["buffers"]))
+    codes, metadata = index["operator_codes"]["tables"], index["metadata"]["tables"]
+    table = 8 + 2 * len(_MODEL_VTABLE)  # the model table follows the root, "TFL3" and its vtable
+    vectors = table + 28
+    buffers = _aligned(vectors + 4 * (5 + len(codes) + 1 + len(data) + len(metadata) + 1), 8)
+    empty, first = buffers + 4, buffers + 24  # the empty table; the first data buffer's table
+    regions = [index["operator_codes"]["region"], index["metadata"]["region"],
+               signature["region"], signature["signature_def"][:2]]
+    starts, position = [], _aligned(first + 24 * len(used))
+    for start, end in regions:
+        starts.append(position)
+        position = _aligned(position + end - start)
+    data_starts = []
+    for buffer in used:
+        data_starts.append(position)
+        position = _aligned(position + data[buffer][1])
+
+    def place(position, region_number):
+        """Where an object at `position` of the shared file lands in the cut-out."""
+        return starts[region_number] + position - regions[region_number][0]
+
+    head = bytearray(starts[0])
+    _put(head, 0, (table,), "I")
+    head[4:8] = b"TFL3"
+    _put(head, 8, _MODEL_VTABLE, "H")
+    _put(head, table, (table - 8, MODEL_VERSION), "I")
+    targets = np.full(len(data), empty, np.int64)
+    targets[used] = first + 24 * np.arange(len(used))
+    fields = [[place(t, 0) for t in codes], [place(signature["subgraph"], 2)], targets,
+              [place(t, 1) for t in metadata], [place(signature["signature_def"][2], 3)]]
+    for field, objects in enumerate(fields):
+        _put(head, table + 8 + 4 * field, (vectors - (table + 8 + 4 * field),), "I")
+        slots = vectors + 4 + 4 * np.arange(len(objects))
+        head[vectors:vectors + 4 + 4 * len(objects)] = np.concatenate(
+            [[len(objects)], np.asarray(objects, np.int64) - slots]).astype("<u4").tobytes()
+        vectors += 4 + 4 * len(objects)
+    _put(head, buffers, _EMPTY_BUFFER_VTABLE, "H")
+    _put(head, empty, (empty - buffers,), "i")
+    _put(head, empty + 4, _BUFFER_VTABLE, "H")
+    tables = np.zeros((len(used), 3), "<i8")  # soffset (+ padding), offset, size
+    tables[:, 0] = first + 24 * np.arange(len(used)) - (empty + 4)
+    tables[:, 1] = data_starts
+    tables[:, 2] = [data[b][1] for b in used]
+    head[first:first + 24 * len(used)] = tables.tobytes()
+    definition = bytearray(content[slice(*regions[3])])
+    if signature["signature_def"][3]:  # its subgraph index field: the cut-out has subgraph 0
+        _put(definition, signature["signature_def"][3] - regions[3][0], (0,), "I")
+    view = memoryview(content)
+    pieces = [(starts[i], definition if i == 3 else view[slice(*region)])
+              for i, region in enumerate(regions)]
+    pieces += [(at, view[data[b][0]:data[b][0] + data[b][1]]) for at, b in zip(data_starts, used)]
+    parts, length = [bytes(head)], len(head)
+    for at, piece in pieces:
+        parts += [bytes(at - length), piece]
+        length = at + len(piece)
+    return b"".join(parts)

@@ -1,0 +1,101 @@
+"""The shared layout: one .tflite in which every (task, level) is a signature and every weight is stored once.
+
+Every (task, level) is rebuilt on the DVN's unit blocks (export/unit_graph.py),
+checked against its plain model, and all of them go into one SavedModel as
+signatures (a tf.Module that holds each variable once; Keras's ExportArchive
+gives the same file but took twice as long, saving every layer's object graph),
+converted with `TFLiteConverter.from_saved_model`. The converter stores a constant that
+several signatures use once, so each block's bytes appear once in the file.
+The file is then rewritten in the cut-out layout (export/relayout.py), from
+which the runtimes cut out the one level they serve (dvn_runtime/cutout.py).
+
+Modes: none, float16, dynamic and int8 (calibrated per signature on its task's
+training images). int8-qat fine-tunes each level apart, so its levels would
+share nothing; it is per-level only.
+"""
+
+import os
+import tempfile
+
+import numpy as np
+import tensorflow as tf
+
+from export import convert, verify
+from export.manifest import SHARED_QUANTIZE_MODES as MODES
+from export.relayout import relayout
+from export.unit_graph import UnitGraph
+
+SHARED_FILE = "shared.tflite"
+
+
+def signature_key(task_name, level):
+    """The signature of a (task, level) in the shared file (the per-level file's name stem)."""
+    return f"{task_name}_level{level}"
+
+
+def _signature(model, shape, batch):
+    """The model's inference as a concrete function of a [batch, *shape] float32 "image"."""
+    spec = tf.TensorSpec((batch, *shape), tf.float32, name="image")
+    function = tf.function(lambda image: {"logits": model(image, training=False)},
+                           input_signature=[spec])
+    return function.get_concrete_function()
+
+
+def level_models(dvn, tasks, probes):
+    """{signature key: (task index, level, model on unit blocks)}, each checked against to_plain.
+
+    `probes` holds a few held-out images per task.
+    """
+    graph = UnitGraph(dvn)
+    models = {}
+    for t, task in enumerate(tasks):
+        for level in dvn.levels:
+            plain = dvn.to_plain(t, level)
+            model = graph.level_model(plain, t, level)
+            verify.check_parity(f"{task.name} level {level} (unit blocks)",
+                                verify.keras_logits(plain, probes[t]),
+                                verify.keras_logits(model, probes[t]))
+            models[signature_key(task.name, level)] = (t, level, model)
+    return models
+
+
+def to_shared_tflite(models, tasks, mode="none", calibration=None, batch=1):
+    """The shared .tflite (bytes, cut-out layout) of level_models' result.
+
+    `calibration` (int8) gives each task's training images, in task order.
+    """
+    if mode not in MODES:
+        raise ValueError(f"the shared layout supports quantize modes {', '.join(MODES)}, "
+                         f"not {mode!r}")
+    module = tf.Module()
+    variables = {id(v): v for _, _, model in models.values() for v in model.variables}
+    module.variables_to_save = [v.value for v in variables.values()]
+    signatures = {key: _signature(model, tasks[t].input_shape, batch)
+                  for key, (t, _, model) in models.items()}
+    by_signature = None
+    if mode in convert.INTEGER_MODES:
+        by_signature = {key: calibration[t] for key, (t, _, _) in models.items()}
+    with tempfile.TemporaryDirectory() as directory, convert.quiet():
+        saved = os.path.join(directory, "saved_model")
+        tf.saved_model.save(module, saved, signatures=signatures)
+        converter = tf.lite.TFLiteConverter.from_saved_model(saved, signature_keys=list(models))
+        content = convert.make_converter(converter, mode, by_signature, batch).convert()
+    return relayout(content)
+
+
+def check_signatures(content, expected, images):
+    """Raise ParityError unless each signature of the whole file gives `expected[key]` on `images`.
+
+    `images` holds one batch per key ({key: [B, H, W, C]}); LiteRT.js runs the
+    whole file's signatures, the other runtimes its cut-outs.
+    """
+    interpreter = verify.Interpreter(model_content=content, num_threads=1)
+    for key, reference in expected.items():
+        runner = interpreter.get_signature_runner(key)
+        details = runner.get_input_details()["image"]
+        outputs = runner(image=verify.quantize_input(images[key], details))
+        output_details = next(iter(runner.get_output_details().values()))
+        logits = verify.dequantize_output(next(iter(outputs.values())), output_details)
+        if not np.array_equal(logits, reference):
+            raise verify.ParityError(f"signature {key} of the whole shared file differs from "
+                                     f"its cut-out by {np.max(np.abs(logits - reference)):.2e}")

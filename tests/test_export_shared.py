@@ -1,0 +1,180 @@
+"""The shared layout: one .tflite for every (task, level), each weight stored once, cut out per level."""
+
+import collections
+import hashlib
+import json
+import os
+
+import numpy as np
+import pytest
+from ai_edge_litert import schema_py_generated as schema
+from ai_edge_litert.interpreter import Interpreter
+
+from dvn_runtime.cutout import SharedFile
+from dvn_runtime.manifest import load_manifest
+from dvn_runtime.model import read_model
+from test_export_helpers import random_images
+
+Task = collections.namedtuple("Task", "name input_shape")
+
+
+def stored_bytes(content):
+    """Bytes of a .tflite (bytes) that the tensors' buffers take, each byte counted once.
+
+    Buffers may be windows of one another (Buffer.offset / size): their union counts.
+    """
+    model = schema.ModelT.InitFromPackedBuf(bytearray(content), 0)
+    used = {tensor.buffer for graph in model.subgraphs for tensor in graph.tensors}
+    extents = sorted((model.buffers[b].offset, model.buffers[b].offset + model.buffers[b].size)
+                     for b in used if model.buffers[b].size)
+    assert all(model.buffers[b].data is None for b in used)  # all in the data section
+    total, reached = 0, 0
+    for start, end in extents:
+        total += max(0, end - max(start, reached))
+        reached = max(reached, end)
+    return total
+
+
+def run(content, images, key=None):
+    """Float logits of a model (its only signature, or `key` of several) on images, batch 1."""
+    from export.verify import dequantize_output, quantize_input
+
+    interpreter = Interpreter(model_content=content, num_threads=1)
+    runner = interpreter.get_signature_runner(key)
+    details = runner.get_input_details()["image"]
+    output = next(iter(runner.get_output_details().values()))
+    return np.concatenate([
+        dequantize_output(next(iter(runner(image=quantize_input(x[None], details)).values())),
+                          output) for x in images])
+
+
+def shared_file(dvn, mode="none", calibration=None):
+    from export import shared
+
+    tasks = [Task(name, shape) for name, shape in zip(dvn.task_names, dvn.input_shapes)]
+    images = random_images(dvn.input_shapes[0], count=8)
+    models = shared.level_models(dvn, tasks, [images] * len(tasks))
+    calibrations = None if calibration is None else [calibration] * len(tasks)
+    return models, shared.to_shared_tflite(models, tasks, mode, calibrations)
+
+
+def dvn_with_orders(backbone, orders, classes=(3, 4)):
+    """A built DVN of k = len(orders[0]) units with random weights and batch-norm statistics."""
+    import keras
+
+    from dvn_tf.model import DVNModel
+    from dvn_tf.units import UnitPlan
+
+    keras.utils.set_random_seed(2)
+    model = DVNModel([f"t{i}" for i in range(len(orders))], list(classes[:len(orders)]),
+                     UnitPlan(len(orders[0]), orders), (8, 8, 3), backbone=backbone,
+                     base_width=6, name="dvn")
+    model.build()
+    rng = np.random.default_rng(2)
+    for variable in model.weights:
+        if variable.path.split("/")[-1] in ("moving_variance", "gamma"):
+            variable.assign(rng.uniform(0.5, 1.5, variable.shape).astype("float32"))
+        elif variable.path.split("/")[-1] in ("moving_mean", "beta") or "bias" in variable.path:
+            variable.assign(rng.normal(0, 0.2, variable.shape).astype("float32"))
+    return model
+
+
+@pytest.mark.slow  # 24 s at load average 3
+def test_unit_block_models_compute_every_plain_level_and_hold_each_weight_once():
+    """Pre-activation WRN (batch norm before and after convs); task t0 runs units (1, 3, 2),
+    so its level 2 holds channels that are not contiguous. (The post-activation ResNet is
+    converted in the tests below and in the digits export.)"""
+    import keras
+
+    from export.unit_graph import UnitGraph
+
+    dvn = dvn_with_orders("wrn-10-2", [[1, 3, 2], [3, 2, 1]])
+    graph = UnitGraph(dvn)
+    images = random_images((8, 8, 3), count=6, seed=3)
+    for task in range(2):
+        for level in dvn.levels:
+            plain = dvn.to_plain(task, level)
+            expected = np.asarray(plain(images))
+            got = np.asarray(graph.level_model(plain, task, level)(images))
+            assert np.max(np.abs(got - expected)) <= 1e-5 * np.max(np.abs(expected)), (task, level)
+    everything = (1, 2, 3)
+    hosts, windows = {}, {}
+    for (name, unit, run), (layer, _) in graph.store.layers.items():
+        host = run == everything or isinstance(layer, keras.layers.Dense)  # heads: row blocks
+        (hosts if host else windows)[(name, unit, run)] = layer.get_weights()
+    stored = sum(w.size for weights in hosts.values() for w in weights)
+    assert stored == sum(int(np.prod(v.shape)) for v in dvn.weights
+                         if v.path.endswith("kernel") or "head" in v.path)
+    for (name, unit, run), (kernel,) in windows.items():  # a run's kernel: a column window
+        host, = hosts[(name, unit, everything)]
+        width = host.shape[-1] // 3
+        np.testing.assert_array_equal(kernel, host[..., (run[0] - 1) * width:run[-1] * width])
+
+
+@pytest.fixture(scope="module")
+def noncontiguous_dvn():
+    """One task of order (1, 3, 2): level 2 is not contiguous; the levels share unit 1's blocks."""
+    return dvn_with_orders("resnet-8", [[1, 3, 2]])
+
+
+@pytest.mark.parametrize("mode, bytes_per_weight", [("float16", 2), ("int8", 1)])
+def test_quantized_shared_files_store_each_block_once_and_cut_out_every_level(
+        noncontiguous_dvn, mode, bytes_per_weight, tmp_path):
+    """float32 is checked on the digits export below."""
+    dvn = noncontiguous_dvn
+    calibration = random_images(dvn.input_shapes[0], count=16, seed=5)
+    models, content = shared_file(dvn, mode, calibration)
+    # Batch norm is stored as 2 numbers a channel (the DVN counts 4), so a bit less is fine.
+    assert 0.8 <= stored_bytes(content) / (bytes_per_weight * dvn.count_params()) <= 1.05
+    path = tmp_path / "shared.tflite"
+    path.write_bytes(content)
+    images = random_images(dvn.input_shapes[0], count=4, seed=6)
+    with SharedFile(str(path)) as shared:
+        for key, (task, level, _) in models.items():
+            expected = np.asarray(dvn.to_plain(task, level)(images))
+            cutout = run(shared.cutout(key), images)
+            np.testing.assert_array_equal(run(content, images, key), cutout)
+            if mode == "float16":  # float16 weights, float32 arithmetic
+                assert np.max(np.abs(cutout - expected)) <= 1e-2 * np.max(np.abs(expected))
+            assert np.corrcoef(cutout.ravel(), expected.ravel())[0, 1] > 0.95, key
+
+
+def test_the_shared_export_serves_every_level_like_its_own_file(digits_run, digits_export,
+                                                                 digits_shared_export):
+    per_level, shared = load_manifest(digits_export.tflite), load_manifest(digits_shared_export.tflite)
+    assert shared.layout == "shared" and per_level.layout == "per-level"
+    (name, info), = shared.files.items()
+    content = open(os.path.join(shared.directory, name), "rb").read()
+    assert (len(content), hashlib.sha256(content).hexdigest()) == (info.bytes, info.sha256)
+    with open(os.path.join(digits_run, "results.json")) as file:
+        weights = json.load(file)["stored_params"]
+    assert 0.8 <= stored_bytes(content) / (4 * weights) <= 1.05
+    assert len(content) < 0.55 * sum(m.bytes for m in per_level.models)
+    images = np.stack([np.asarray(x) for x in _samples(digits_shared_export.tflite)])
+    for model in shared.models:
+        twin = per_level.models_for(model.task)[model.level]
+        cutout = read_model(shared, model)
+        assert (len(cutout), hashlib.sha256(cutout).hexdigest()) == (model.bytes, model.sha256)
+        # Its l convs a layer and batch norm as a depthwise conv add tables and 2 floats a channel.
+        assert model.bytes <= 1.05 * twin.bytes
+        assert (model.accuracy_tflite, model.params, model.flops) == (
+            twin.accuracy_tflite, twin.params, twin.flops)
+        np.testing.assert_allclose(run(cutout, images), run(read_model(per_level, twin), images),
+                                   atol=1e-5)
+
+
+def _samples(export_dir):
+    """The export's sample images of task 'low', normalized as the manifest says."""
+    from dvn_runtime.preprocess import preprocess
+
+    manifest = load_manifest(export_dir)
+    with open(os.path.join(export_dir, "samples", "index.json")) as file:
+        names = json.load(file)["low"]
+    return [preprocess(os.path.join(export_dir, "samples", "low", n), manifest.task("low").input)[0]
+            for n in names]
+
+
+def test_the_shared_export_log_names_file_and_signature(digits_shared_export):
+    lines = digits_shared_export.stdout.splitlines()
+    assert any(line.startswith("shared.tflite: ") and "4 signatures" in line for line in lines)
+    assert any("low level 1: shared.tflite low_level1 " in line for line in lines)
