@@ -237,17 +237,24 @@ def compare(directories, prefix=None):
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line."""
+    """argparse, but a usage error raises `error_type` with one line ending in the usage.
+
+    The description is the module docstring `doc` after its first paragraph.
+    """
+
+    def __init__(self, usage_line, error_type, doc):
+        super().__init__(prog=" ".join(usage_line.split()[:3]),  # "python -m MODULE"
+                         description=doc.split("\n\n", 1)[1],
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+        self.usage_line, self.error_type = usage_line, error_type
 
     def error(self, message):
-        raise CompareError(f"{message}; usage: python -m dvn_tf.compare DIR [DIR ...] "
-                           f"[--out PATH_PREFIX]")
+        raise self.error_type(f"{message}; usage: {self.usage_line}")
 
 
 def main(argv=None):
-    parser = OneLineParser(prog="python -m dvn_tf.compare",
-                           description=__doc__.split("\n\n", 1)[1],
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser("python -m dvn_tf.compare DIR [DIR ...] [--out PATH_PREFIX]",
+                           CompareError, __doc__)
     parser.add_argument("dirs", nargs="+", metavar="DIR", help="run directories (--workdir)")
     parser.add_argument("--out", metavar="PATH_PREFIX",
                         help="write PATH_PREFIX.md and PATH_PREFIX.png "

@@ -13,7 +13,6 @@ The runs share one process: TensorFlow starts once, and Keras's session is
 cleared between runs. A crash ends the study; starting it again resumes it.
 """
 
-import argparse
 import importlib
 import os
 import sys
@@ -132,19 +131,12 @@ def run_study(name, study, seeds, workdir, log=print):
     return paths
 
 
-class OneLineParser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line."""
-
-    def error(self, message):
-        raise StudyError(f"{message}; usage: python -m dvn_tf.study --study=NAME [--seeds=N] "
-                         f"[--workdir=DIR]")
-
-
 def main(argv=None):
     """Entry point: parse the flags, run the study, exit 2 with one line on bad input."""
-    parser = OneLineParser(prog="python -m dvn_tf.study",
-                           description=__doc__.split("\n\n", 1)[1],
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    from dvn_tf.compare import OneLineParser
+
+    parser = OneLineParser("python -m dvn_tf.study --study=NAME [--seeds=N] [--workdir=DIR]",
+                           StudyError, __doc__)
     parser.add_argument("--study", required=True, help="a module in configs/studies/")
     parser.add_argument("--seeds", type=int, default=None,
                         help="seeds 0 .. N-1 (default: the study's own, 3 for the fashion ones)")
