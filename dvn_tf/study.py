@@ -87,15 +87,18 @@ def planned_runs(study, seeds, workdir):
             for seed in range(seeds) for scenario, label, overrides in study["runs"]]
 
 
-def export_int8(directory, log):
-    """Export a finished dvn run with --quantize=int8 into directory/tflite_int8, once."""
-    from export.exporter import export_run
-    from export.manifest import MANIFEST
+def int8_manifest(directory):
+    """Where a run's int8 export writes its manifest (the export's last write)."""
+    return os.path.join(directory, "tflite_int8", "manifest.json")
 
-    out = os.path.join(directory, "tflite_int8")
-    if not os.path.isfile(os.path.join(out, MANIFEST)):
-        os.makedirs(out, exist_ok=True)
-        export_run(directory, quantize="int8", out=out, runs=5, log=log)
+
+def export_int8(directory, log):
+    """Export a finished dvn run with --quantize=int8 into directory/tflite_int8."""
+    from export.exporter import export_run
+
+    out = os.path.dirname(int8_manifest(directory))
+    os.makedirs(out, exist_ok=True)
+    export_run(directory, quantize="int8", out=out, runs=5, log=log)
 
 
 def run_study(name, study, seeds, workdir, log=print):
@@ -113,8 +116,8 @@ def run_study(name, study, seeds, workdir, log=print):
     paths = study_report.write(name, study, seeds, workdir)
     for index, (seed, scenario, label, config, directory) in enumerate(runs, 1):
         step = f"[{index}/{len(runs)}] seed {seed}, {scenario}, {label}"
-        if is_finished(directory) and (label not in study["int8"] or os.path.isfile(
-                os.path.join(directory, "tflite_int8", "manifest.json"))):
+        exported = label not in study["int8"] or os.path.isfile(int8_manifest(directory))
+        if is_finished(directory) and exported:
             log(f"{step}: finished before, skipped ({directory})")
             continue
         started = time.perf_counter()
@@ -122,7 +125,7 @@ def run_study(name, study, seeds, workdir, log=print):
             log(f"{step}: training into {directory}")
             run(config, directory)
             keras.backend.clear_session()
-        if label in study["int8"]:
+        if not exported:
             log(f"{step}: int8 export into {directory}/tflite_int8")
             export_int8(directory, log)
             keras.backend.clear_session()

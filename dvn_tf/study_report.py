@@ -39,7 +39,7 @@ def mean_entries(entry_lists):
 
 def finished_runs(study, seeds, workdir):
     """{scenario: [(label, [(seed, results, directory)])]} of the runs that finished, study order."""
-    from dvn_tf.study import run_dir
+    from dvn_tf.study import run_dir  # study imports this module when it runs
 
     found = {}
     for scenario, label, _ in study["runs"]:
@@ -98,8 +98,9 @@ def int8_section(runs, int8_labels):
     """Float vs int8 held-out accuracy per (task, level), mean over seeds, of the int8 exports."""
     lines = []
     for label, done in runs:
-        manifests = [os.path.join(directory, "tflite_int8", "manifest.json")
-                     for _, _, directory in done if label in int8_labels]
+        from dvn_tf.study import int8_manifest
+
+        manifests = [int8_manifest(directory) for _, _, directory in done if label in int8_labels]
         models = [read_json(path)["models"] for path in manifests if os.path.isfile(path)]
         if not models:
             continue

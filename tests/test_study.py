@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from configs import digits
+from configs.studies.common import INPLACE_DISTILLATION
 from dvn_tf.data import load_tasks
 from dvn_tf.data.pipeline import training_dataset
 from dvn_tf.experiment import make_model
@@ -20,7 +21,7 @@ from dvn_tf.study import main, run_dir, run_study
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = {"epochs": 1, "base_width": 4, "batch_size": 32, "train_examples": 200}
-IPD = {**TINY, "method": "dvn", "inplace_distill_weight": 1.0}
+IPD = {**TINY, **INPLACE_DISTILLATION}
 STUDY = {"seeds": 2, "int8": [], "runs": [("digits", "dvn", TINY), ("digits", "dvn+ipd", IPD)]}
 
 
@@ -118,7 +119,7 @@ def test_the_cli_runs_the_digits_study_with_its_int8_export(tmp_path):
     run = subprocess.run(command, cwd=REPO, capture_output=True, text=True,
                          stdin=subprocess.DEVNULL, timeout=900)
     assert run.returncode == 0, run.stderr
-    assert "[2/2] seed 0, digits, nested: done" in run.stdout
+    assert "[2/2] seed 0, digits, dvn+ipd: done" in run.stdout
     table = (tmp_path / "study.md").read_text()
     assert "### dvn: float vs int8 (post-training, --quantize=int8), 1 seeds" in table
     manifest = json.loads((tmp_path / "digits" / "dvn" / "seed0" / "tflite_int8" /
@@ -127,3 +128,29 @@ def test_the_cli_runs_the_digits_study_with_its_int8_export(tmp_path):
     assert (f"| low | 1 | 5,225 | {low_1['accuracy_keras']:.4f} ± 0.0000 | "
             f"{low_1['accuracy_tflite']:.4f} ± 0.0000 |") in table
     assert (tmp_path / "study.png").stat().st_size > 10_000
+
+
+def test_a_sequential_study_reports_accuracy_after_every_stage_and_forgetting(tmp_path):
+    """study.md of two seeds' finished sequential runs (results.json as dvn_tf.train writes them)."""
+    after = {"dvn": [(0.80, 0.78), (0.84, 0.79)], "finetune": [(0.82, 0.30), (0.80, 0.20)]}
+    study = {"seeds": 2, "int8": [], "runs": [("digits_seq", m, {}) for m in after]}
+    for method, seeds in after.items():
+        for seed, (first, last) in enumerate(seeds):
+            old = {"task": "low", "level": 1, "units": [1], "params": 5, "flops": 9}
+            new = {**old, "task": "high", "accuracy": 0.9}
+            stages = [{"after_task": "low", "entries": [{**old, "accuracy": first}]},
+                      {"after_task": "high", "entries": [{**old, "accuracy": last}, new]}]
+            directory = run_dir(str(tmp_path), "digits_seq", method, seed)
+            os.makedirs(directory)
+            with open(os.path.join(directory, "results.json"), "w") as file:
+                json.dump({"scenario": "digits_seq", "method": method, "stored_params": 7,
+                           "train_seconds": 1.0, "entries": stages[-1]["entries"],
+                           "stages": stages}, file)
+    run_study("seq", study, 2, str(tmp_path), log=lambda line: None)  # everything finished
+    table = (tmp_path / "study.md").read_text()
+    for method, seeds in after.items():
+        firsts, lasts = np.array(seeds).T
+        row = (f"| {method} | low | 1 | {firsts.mean():.4f} ± {firsts.std(ddof=1):.4f} | "
+               f"{lasts.mean():.4f} ± {lasts.std(ddof=1):.4f} | "
+               f"{(firsts - lasts).mean():+.4f} ± {(firsts - lasts).std(ddof=1):.4f} |")
+        assert row in table
