@@ -10,10 +10,11 @@ from dvn_tf.units import UnitPlan
 WEIGHT, TEMPERATURE = 0.7, 2.0
 
 
-def tiny_dvn(inplace_distill_weight):
+@pytest.fixture(scope="module")
+def model():
+    """A tiny DVN with in-place distillation on."""
     model = DVNModel(["t0", "t1"], [3, 4], UnitPlan.from_rule(2, 2, "nearest"), (8, 8, 3),
-                     backbone="resnet-8", base_width=4,
-                     inplace_distill_weight=inplace_distill_weight,
+                     backbone="resnet-8", base_width=4, inplace_distill_weight=WEIGHT,
                      inplace_distill_temperature=TEMPERATURE)
     model.build()
     return model
@@ -41,15 +42,16 @@ def eq2(model, batch, logits):
     return total
 
 
-def test_off_the_loss_is_eq2_exactly():
-    model = tiny_dvn(0.0)
-    batch = batch_of(model)
-    assert float(model.hierarchy_loss(batch, training=True)) == float(
-        eq2(model, batch, logits_of(model, batch)))
+def test_off_the_loss_is_eq2_exactly(model):
+    off = DVNModel.from_config(model.get_config() | {"inplace_distill_weight": 0.0})
+    off.build()
+    off.set_weights(model.get_weights())
+    batch = batch_of(off)
+    assert float(off.hierarchy_loss(batch, training=True)) == float(
+        eq2(off, batch, logits_of(off, batch)))
 
 
-def test_on_the_loss_is_eq2_plus_the_weighted_kd_to_the_top_level():
-    model = tiny_dvn(WEIGHT)
+def test_on_the_loss_is_eq2_plus_the_weighted_kd_to_the_top_level(model):
     batch = batch_of(model)
     logits = logits_of(model, batch)
     expected = eq2(model, batch, logits) + WEIGHT * sum(
@@ -59,8 +61,7 @@ def test_on_the_loss_is_eq2_plus_the_weighted_kd_to_the_top_level():
         float(expected), rel=1e-6)
 
 
-def test_the_teacher_gets_no_gradient_from_the_term_and_the_student_does():
-    model = tiny_dvn(WEIGHT)
+def test_the_teacher_gets_no_gradient_from_the_term_and_the_student_does(model):
     batch = batch_of(model)
     with tf.GradientTape(persistent=True) as tape:
         logits = logits_of(model, batch)
