@@ -127,7 +127,11 @@ def run_study(name, study, seeds, workdir, log=print):
             keras.backend.clear_session()
         if not exported:
             log(f"{step}: int8 export into {directory}/tflite_int8")
-            export_int8(directory, log)
+            try:
+                export_int8(directory, log)
+            except (OSError, RuntimeError, ValueError) as error:  # the trained run stays good
+                log(f"{step}: int8 export failed ({type(error).__name__}: "
+                    f"{str(error).splitlines()[0]}); the study goes on, a restart tries again")
             keras.backend.clear_session()
         paths = study_report.write(name, study, seeds, workdir)
         log(f"{step}: done in {time.perf_counter() - started:.0f} s; wrote {', '.join(paths)}")
