@@ -32,6 +32,10 @@ def base_config():
     c.per_level_heads = False
     c.level_weights = ml_collections.config_dict.placeholder(tuple)
     c.label_smoothing = 0.0
+    # In-place distillation (US-Nets): levels below the top also fit the top level's softened
+    # predictions of the same task, weight times KD at this temperature (0: off).
+    c.inplace_distill_weight = 0.0
+    c.inplace_distill_temperature = 1.0
     # Optimization.
     c.epochs = 30
     c.batch_size = 64

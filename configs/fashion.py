@@ -15,9 +15,9 @@ images per task.
 [choice]s, made so that `--config.method=dvn` trains within 10 minutes on
 the project's 2-core CPU (README: measured times and accuracies):
 - ResNet-8, base width 8, k = 2 units;
-- the first `train_examples` = 10,000 training images of each task (of
-  30,000), 3 epochs, batch 64 per task; SGD, momentum 0.9, rate 0.05 with
-  cosine decay, weight decay 5e-4;
+- `train_examples` = 10,000 training images of each task (of 30,000; a
+  random subset drawn with the seed), 3 epochs, batch 64 per task; SGD,
+  momentum 0.9, rate 0.05 with cosine decay, weight decay 5e-4;
 - "standard" augmentation (pad 3 px, random crop, flip left-right).
 Cost knobs for studies: `train_examples` and `epochs` (steps = epochs x
 ceil(train_examples / 64)); every step trains both tasks at both levels.

@@ -6,10 +6,16 @@ method's levels (params, FLOPs, accuracy) and the winner at each level, and
 PATH_PREFIX.png, accuracy against parameters per task with one line per method
 (as the paper's Fig. 5). Prints the tables and where it wrote the files.
 PATH_PREFIX defaults to compare_SCENARIO in the current directory.
+
+The tables and the plot also serve dvn_tf.study: an entry may carry
+`accuracy_std` and `seeds` (its accuracy is then a mean over seeds), shown as
+mean ± std and error bars, and two methods tie when their means are within
+one standard error of the difference.
 """
 
 import argparse
 import json
+import math
 import os
 import sys
 
@@ -113,35 +119,55 @@ def task_rows(runs, task):
 
 
 def winners(runs):
-    """{(task, level): [(label, accuracy)], best first, ties in run order} for every level."""
+    """{(task, level): [(label, entry)], best accuracy first, ties in run order} for every level."""
     table = {}
     for task in task_names(runs):
         scores = {}
         for label, entry in task_rows(runs, task):
-            scores.setdefault(entry["level"], []).append((label, entry["accuracy"]))
+            scores.setdefault(entry["level"], []).append((label, entry))
         for level in sorted(scores):
-            table[(task, level)] = sorted(scores[level], key=lambda score: -score[1])
+            table[(task, level)] = sorted(scores[level], key=lambda score: -score[1]["accuracy"])
     return table
 
 
+def standard_error_of_difference(first, second):
+    """Welch's standard error of the difference of two entries' mean accuracies (0 for single runs)."""
+    return math.sqrt(sum(e.get("accuracy_std", 0.0) ** 2 / e.get("seeds", 1)
+                         for e in (first, second)))
+
+
 def describe_winner(scores):
-    """'dvn', or 'dvn = nested' on a tie, with the runner-up and the margin."""
+    """('dvn' or 'tie: dvn = nested', best accuracy, runner-up with its margin).
+
+    Methods tie with the best when the difference of their means is at most
+    one standard error of that difference (exact equality for single runs).
+    """
     best = scores[0][1]
-    tied = [label for label, accuracy in scores if accuracy == best]
-    rest = [(label, accuracy) for label, accuracy in scores if accuracy != best]
-    runner_up = f"{rest[0][0]} {rest[0][1]:.4f} (+{best - rest[0][1]:.4f})" if rest else "-"
-    return " = ".join(tied), best, runner_up
+    tied = [label for label, e in scores
+            if best["accuracy"] - e["accuracy"] <= standard_error_of_difference(best, e)]
+    rest = [(label, e["accuracy"]) for label, e in scores if label not in tied]
+    runner_up = (f"{rest[0][0]} {rest[0][1]:.4f} (+{best['accuracy'] - rest[0][1]:.4f})"
+                 if rest else "-")
+    winner = "tie: " + " = ".join(tied) if len(tied) > 1 else tied[0]
+    return winner, best["accuracy"], runner_up
 
 
-def markdown(runs):
-    """The comparison tables, for people."""
+def accuracy_cell(entry):
+    """'0.9100', or '0.9100 ± 0.0040' for a mean over seeds."""
+    if "accuracy_std" not in entry:
+        return f"{entry['accuracy']:.4f}"
+    return f"{entry['accuracy']:.4f} ± {entry['accuracy_std']:.4f}"
+
+
+def markdown(runs, title=None):
+    """The comparison tables, for people, under `title` (default: the scenario and the methods)."""
     scenario = runs[0][1]["scenario"]
-    lines = [f"# {scenario}: {', '.join(label for label, _ in runs)}", ""]
+    lines = [title or f"# {scenario}: {', '.join(label for label, _ in runs)}", ""]
     for task in task_names(runs):
         lines += [f"## Task {task}", "", "| method | level | params | FLOPs | accuracy |",
                   "| --- | ---: | ---: | ---: | ---: |"]
         lines += [f"| {label} | {e['level']} | {e['params']:,} | {e['flops']:,} | "
-                  f"{e['accuracy']:.4f} |" for label, e in task_rows(runs, task)]
+                  f"{accuracy_cell(e)} |" for label, e in task_rows(runs, task)]
         lines.append("")
     stored = [(label, r["stored_params"]) for label, r in runs if "stored_params" in r]
     if stored:
@@ -173,9 +199,12 @@ def plot(runs, path):
             entries = sorted((e for e in results["entries"] if e["task"] == task),
                              key=lambda e: e["params"])
             if entries:
-                axis.plot([e["params"] for e in entries], [100 * e["accuracy"] for e in entries],
-                          marker=markers[index % len(markers)], label=label,
-                          markersize=max(4, 9 - 1.5 * index))  # later runs' markers sit on top
+                spread = [100 * e.get("accuracy_std", 0.0) for e in entries]
+                axis.errorbar([e["params"] for e in entries],
+                              [100 * e["accuracy"] for e in entries],
+                              yerr=spread if any(spread) else None, capsize=3,
+                              marker=markers[index % len(markers)], label=label,
+                              markersize=max(4, 9 - 1.5 * index))  # later runs' markers on top
         axis.set_xscale("log")
         axis.xaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
         axis.xaxis.set_major_formatter(ticker.EngFormatter())
@@ -208,17 +237,24 @@ def compare(directories, prefix=None):
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line."""
+    """argparse, but a usage error raises `error_type` with one line ending in the usage.
+
+    The description is the module docstring `doc` after its first paragraph.
+    """
+
+    def __init__(self, usage_line, error_type, doc):
+        super().__init__(prog=" ".join(usage_line.split()[:3]),  # "python -m MODULE"
+                         description=doc.split("\n\n", 1)[1],
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+        self.usage_line, self.error_type = usage_line, error_type
 
     def error(self, message):
-        raise CompareError(f"{message}; usage: python -m dvn_tf.compare DIR [DIR ...] "
-                           f"[--out PATH_PREFIX]")
+        raise self.error_type(f"{message}; usage: {self.usage_line}")
 
 
 def main(argv=None):
-    parser = OneLineParser(prog="python -m dvn_tf.compare",
-                           description=__doc__.split("\n\n", 1)[1],
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser("python -m dvn_tf.compare DIR [DIR ...] [--out PATH_PREFIX]",
+                           CompareError, __doc__)
     parser.add_argument("dirs", nargs="+", metavar="DIR", help="run directories (--workdir)")
     parser.add_argument("--out", metavar="PATH_PREFIX",
                         help="write PATH_PREFIX.md and PATH_PREFIX.png "

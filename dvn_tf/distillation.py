@@ -1,18 +1,8 @@
 """Sequential learning (METHOD.md, Eq. 4): learn new tasks while distilling a frozen old network."""
 
 import keras
-from keras import ops
 
-from dvn_tf.model import optimizer_step
-
-
-def distillation_loss(student_logits, teacher_logits, temperature):
-    """LwF's temperature-scaled KL(teacher || student), times T^2, averaged over the batch."""
-    teacher_log_probs = ops.log_softmax(teacher_logits / temperature, axis=-1)
-    student_log_probs = ops.log_softmax(student_logits / temperature, axis=-1)
-    per_example = ops.sum(ops.exp(teacher_log_probs) * (teacher_log_probs - student_log_probs),
-                          axis=-1)
-    return temperature ** 2 * ops.mean(per_example)
+from dvn_tf.model import distillation_loss, optimizer_step
 
 
 class SequentialTrainer(keras.Model):

@@ -48,6 +48,8 @@ def make_model(config, tasks, plan=None, base_width=None):
         dropout=config.dropout,
         bn_momentum=config.bn_momentum, level_weights=config.level_weights,
         per_level_heads=config.per_level_heads, label_smoothing=config.label_smoothing,
+        inplace_distill_weight=config.get("inplace_distill_weight", 0.0),
+        inplace_distill_temperature=config.get("inplace_distill_temperature", 1.0),
         name="dvn")
     model.build()
     return model

@@ -14,6 +14,15 @@ def metric_name(task_name, level):
     return f"{task_name}_L{level}_acc"
 
 
+def distillation_loss(student_logits, teacher_logits, temperature):
+    """LwF's temperature-scaled KL(teacher || student), times T^2, averaged over the batch."""
+    teacher_log_probs = ops.log_softmax(teacher_logits / temperature, axis=-1)
+    student_log_probs = ops.log_softmax(student_logits / temperature, axis=-1)
+    per_example = ops.sum(ops.exp(teacher_log_probs) * (teacher_log_probs - student_log_probs),
+                          axis=-1)
+    return temperature ** 2 * ops.mean(per_example)
+
+
 def optimizer_step(optimizer, variables, compute_loss):
     """Run compute_loss() under a tape, step the optimizer on the variables it reaches, return the loss.
 
@@ -49,11 +58,16 @@ class DVNModel(keras.Model):
       base_width: stem width; stage widths are base_width * widen * (1, 2, 4).
       level_weights: loss weight per level (all 1 when None).
       per_level_heads: a head per level instead of a sliced shared head.
+      inplace_distill_weight: in-place distillation (US-Nets): each level below
+        the top also fits the top level's softened predictions of the same
+        task, this weight times KD at `inplace_distill_temperature`, with no
+        gradient to the teacher (0: off, Eq. 2 alone).
     """
 
     def __init__(self, task_names, num_classes, plan, input_shape, backbone="resnet-20",
                  base_width=16, dropout=0.0, bn_momentum=0.9, level_weights=None,
-                 per_level_heads=False, label_smoothing=0.0, **kwargs):
+                 per_level_heads=False, label_smoothing=0.0, inplace_distill_weight=0.0,
+                 inplace_distill_temperature=1.0, **kwargs):
         super().__init__(**kwargs)
         self.plan = as_plan(plan)
         self.task_names = list(task_names)
@@ -74,6 +88,12 @@ class DVNModel(keras.Model):
         self.backbone, self.base_width, self.dropout = backbone, base_width, dropout
         self.bn_momentum, self.per_level_heads = bn_momentum, per_level_heads
         self.label_smoothing = label_smoothing
+        if inplace_distill_weight < 0 or inplace_distill_temperature <= 0:
+            raise ValueError(f"DVNModel: need inplace_distill_weight >= 0 and "
+                             f"inplace_distill_temperature > 0, got {inplace_distill_weight} "
+                             f"and {inplace_distill_temperature}")
+        self.inplace_distill_weight = inplace_distill_weight
+        self.inplace_distill_temperature = inplace_distill_temperature
         self.stages, self.feature_width = build_stages(
             backbone, self.plan, base_width, dropout, bn_momentum)
         self.heads = [TaskHead(n, self.feature_width, self.plan, task, per_level_heads,
@@ -129,15 +149,31 @@ class DVNModel(keras.Model):
         return [(t, batches[name]) for t, name in enumerate(self.task_names) if name in batches]
 
     def hierarchy_loss(self, data, training):
-        """Eq. 2 (Eq. 1 for one task): the weighted sum of every present (task, level)'s cross-entropy."""
+        """Eq. 2 (Eq. 1 for one task): the weighted sum of every present (task, level)'s cross-entropy.
+
+        With in-place distillation on, plus its terms (`inplace_distillation`).
+        """
         total = 0.0
         for task, (images, labels) in self.per_task(data):
             class_ids = labels if len(labels.shape) == 1 else ops.argmax(labels, axis=-1)
+            logits = {}
             for level in self.levels:
-                logits = self(images, task=task, level=level, training=training)
-                total += self.level_weights[level - 1] * self.task_loss(labels, logits)
-                self.accuracy(task, level).update_state(class_ids, logits)
+                logits[level] = self(images, task=task, level=level, training=training)
+                total += self.level_weights[level - 1] * self.task_loss(labels, logits[level])
+                self.accuracy(task, level).update_state(class_ids, logits[level])
+            if self.inplace_distill_weight:
+                total += self.inplace_distill_weight * self.inplace_distillation(logits)
         return total
+
+    def inplace_distillation(self, logits):
+        """Sum over the levels below the top of KD to the top level's logits, held constant.
+
+        `logits` maps each level to one task's logits from the same forward
+        passes as the cross-entropy: the teacher is not run again.
+        """
+        teacher = ops.stop_gradient(logits[self.plan.units])
+        return sum(distillation_loss(logits[level], teacher, self.inplace_distill_temperature)
+                   for level in self.levels if level < self.plan.units)
 
     def step_logs(self, data, *extra_metrics):
         """The loss and the accuracy of every (task, level) present in a step's data."""
@@ -189,4 +225,6 @@ class DVNModel(keras.Model):
                 "backbone": self.backbone, "base_width": self.base_width,
                 "dropout": self.dropout, "bn_momentum": self.bn_momentum,
                 "level_weights": self.level_weights, "per_level_heads": self.per_level_heads,
-                "label_smoothing": self.label_smoothing}
+                "label_smoothing": self.label_smoothing,
+                "inplace_distill_weight": self.inplace_distill_weight,
+                "inplace_distill_temperature": self.inplace_distill_temperature}

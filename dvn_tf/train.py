@@ -43,10 +43,15 @@ def scenario_from_argv(argv):
     return DEFAULT_SCENARIO
 
 
+def known_scenarios():
+    """The scenario names: the modules in configs/."""
+    return sorted(f[:-3] for f in os.listdir(os.path.join(os.path.dirname(__file__), "..", "configs"))
+                  if f.endswith(".py") and not f.startswith("_") and f != "common.py")
+
+
 def load_scenario_config(name):
     """get_config() of configs/NAME.py, or a one-line error naming the known scenarios."""
-    known = sorted(f[:-3] for f in os.listdir(os.path.join(os.path.dirname(__file__), "..", "configs"))
-                   if f.endswith(".py") and not f.startswith("_") and f != "common.py")
+    known = known_scenarios()
     if name not in known:
         fail(f"unknown scenario {name!r}; choose one of: {', '.join(known)}")
     return importlib.import_module(f"configs.{name}").get_config()
@@ -63,14 +68,20 @@ def check_writable(workdir):
         fail(f"cannot write to workdir {workdir!r} ({error.strerror}); pass a writable --workdir")
 
 
+def holds_another_run(config, workdir):
+    """Whether workdir holds a run (finished or not) of a config other than `config`."""
+    path = os.path.join(workdir, "config.json")
+    if not os.path.exists(path):
+        return False
+    from dvn_tf.files import read_json  # no TensorFlow yet: its start-up stays quiet
+    return read_json(path) != json.loads(config.to_json())
+
+
 def check_same_run(config, workdir):
     """Refuse to resume a workdir that holds a run of another config."""
-    path = os.path.join(workdir, "config.json")
-    if os.path.exists(path):
-        from dvn_tf.files import read_json  # no TensorFlow yet: its start-up stays quiet
-        if read_json(path) != json.loads(config.to_json()):
-            fail(f"{workdir} holds a run with another config; pass a new --workdir "
-                 f"or delete {workdir} to start over")
+    if holds_another_run(config, workdir):
+        fail(f"{workdir} holds a run with another config; pass a new --workdir "
+             f"or delete {workdir} to start over")
 
 
 def private_copy(workdir):

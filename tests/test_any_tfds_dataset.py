@@ -53,6 +53,23 @@ def test_a_grayscale_dataset_is_measured_resized_and_subsampled():
     np.testing.assert_allclose(pixels * 255, raw, atol=1e-3)
 
 
+def test_train_examples_draws_a_seeded_subset_of_the_classes_kept():
+    spec = {"name": "low", "dataset": "mnist", "augment": "none", "classes": [0, 1, 2, 3, 4]}
+
+    def train_images(seed, limit):
+        task = load_tfds_task(spec, seed=seed, download=False, train_examples=limit)
+        images = [image.numpy().tobytes() for image, _ in task.train]
+        assert task.train_size == len(images)
+        return images
+
+    with tfds.testing.mock_data(num_examples=MOCK_EXAMPLES):
+        everything = train_images(0, None)
+        first, again, other = train_images(0, 6), train_images(0, 6), train_images(1, 6)
+    assert len(everything) > 6 and len(first) == len(set(first)) == 6
+    assert set(first) <= set(everything) and set(other) <= set(everything)
+    assert first == again and set(first) != set(other)
+
+
 def test_mnist_tasks_train_through_the_cli_under_mock_data(tmp_path):
     guard = tmp_path / "guard"
     guard.mkdir()

@@ -78,7 +78,7 @@ def test_compare_writes_tables_winners_and_plot(tmp_path, three_runs):
     assert "| high | 1 | independent | 0.8900 | dvn 0.8800 (+0.0100) |" in table
     storage = table[table.index("## Storage"):table.index("## Best method")]
     assert storage.splitlines()[4:] == ["| dvn | 21,000 |", "| nested | 42,000 |", ""]
-    assert "| low | 2 | dvn = nested | 0.9550 | independent 0.9500 (+0.0050) |" in table
+    assert "| low | 2 | tie: dvn = nested | 0.9550 | independent 0.9500 (+0.0050) |" in table
     assert "| high | 2 | dvn | 0.9400 | independent 0.9350 (+0.0050) |" in table
     check_png(tmp_path / "out" / "digits.png", tasks=2)
     assert sorted(os.listdir(tmp_path / "out")) == ["digits.md", "digits.png"]  # no temp files
@@ -100,7 +100,8 @@ def test_winners_and_labels_of_runs_sharing_a_method(tmp_path):
                   params=(1, 2, 3), flops=(1, 2, 3))
     runs = load_runs([str(a), str(b), str(c)])
     assert [label for label, _ in runs] == ["dvn (wide)", "dvn (narrow)", "nested"]
-    assert winners(runs) == {
+    assert {key: [(label, e["accuracy"]) for label, e in scores]
+            for key, scores in winners(runs).items()} == {
         ("t", 1): [("dvn (narrow)", 0.6), ("dvn (wide)", 0.5), ("nested", 0.4)],
         ("t", 2): [("dvn (wide)", 0.7), ("dvn (narrow)", 0.7), ("nested", 0.6)],
         ("t", 3): [("nested", 0.8)]}

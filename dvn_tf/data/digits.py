@@ -23,7 +23,8 @@ def split_digits(seed, test_fraction):
 def load_digits_task(spec, seed=0, test_fraction=0.25, train_examples=None):
     """A task over the digit classes `spec['classes']`, labels remapped in that order.
 
-    `train_examples` keeps the first that many training examples (None: all).
+    `train_examples` keeps the first that many training examples of the split,
+    which is shuffled with `seed` (None: all).
     """
     classes = list(spec.get("classes") or range(10))
     (x_train, y_train), (x_test, y_test) = split_digits(seed, test_fraction)

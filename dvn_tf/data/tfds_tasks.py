@@ -28,8 +28,8 @@ def load_tfds_task(spec, data_dir=None, seed=0, download=True, train_examples=No
     that order); `augment` ("standard", "randaugment", "none"), `mix` ("none",
     "mixup", "cutmix"), `image_size` (None: native size).
     `data_dir` is the tfds data dir (None: tfds's default); `download=False`
-    forbids network access; `train_examples` keeps only the first that many
-    training examples of the task (None: all).
+    forbids network access; `train_examples` keeps that many training examples
+    of the task, a random subset drawn with `seed` (None: all).
     """
     name, dataset = spec["name"], spec["dataset"]
     builder = prepared_builder(dataset, data_dir, download)
@@ -50,7 +50,7 @@ def load_tfds_task(spec, data_dir=None, seed=0, download=True, train_examples=No
         new_id[ids] = index
 
     def split_of(split, limit=None):
-        return _pixel_split(builder, split, label_key, new_id, (height, width), limit)
+        return _pixel_split(builder, split, label_key, new_id, (height, width), limit, seed)
 
     train, train_size = split_of("train", train_examples)
     test, test_size = split_of(test_split)
@@ -130,23 +130,28 @@ def _held_out_split(builder):
     return held_out[0]
 
 
-def _pixel_split(builder, split, label_key, new_id, size, limit=None):
+def _pixel_split(builder, split, label_key, new_id, size, limit=None, seed=0):
     """`(dataset of (uint8 image, int32 label), size)` for one split.
 
     Remaps labels with `new_id` (original id -> new id, -1: dropped) and keeps
-    the first `limit` examples before decoding the images, resizes to `size`,
-    then caches the decoded images, so random ops downstream run on the cache.
+    a random subset of `limit` examples, drawn with `seed` (in the split's
+    order), before decoding the images; resizes to `size`, then caches the
+    decoded images, so random ops downstream run on the cache.
     """
     raw = builder.as_dataset(split=split, decoders={"image": tfds.decode.SkipDecoding()})
     raw = raw.map(lambda example: (example["image"], example[label_key]))
     if not np.array_equal(new_id, np.arange(len(new_id))):
         raw = raw.map(lambda image, label: (image, tf.gather(new_id, label)))
         raw = raw.filter(lambda image, label: label >= 0)
-    if limit is not None:
-        raw = raw.take(limit)
     count = int(raw.cardinality())
     if count < 0:
         count = int(raw.reduce(0, lambda total, _: total + 1))
+    if limit is not None and limit < count:
+        kept = np.zeros(count, bool)
+        kept[np.random.default_rng(seed).choice(count, limit, replace=False)] = True
+        raw = raw.enumerate().filter(lambda index, _: tf.gather(kept, index))
+        raw = raw.map(lambda _, example: example)
+        count = limit
     decode_image = builder.info.features["image"].decode_example
 
     def decode(image, label):

@@ -1,0 +1,145 @@
+"""study.md and study.png of a study: means and spreads over seeds, through dvn_tf.compare.
+
+Accuracy is a mean over the finished seeds with its sample standard deviation
+(n - 1). Two methods tie at a budget when their means differ by at most one
+standard error of the difference (Welch: sqrt(s1^2/n1 + s2^2/n2)); that is
+dvn_tf.compare's rule, which writes the tables and the plot.
+"""
+
+import math
+import os
+
+from dvn_tf import compare
+from dvn_tf.files import read_json, write_text_atomically
+
+STATISTIC = ("Accuracy: mean ± sample std (n - 1) over seeds, on held-out data. Winner per "
+             "budget: the best mean; another method ties with it when the difference of the "
+             "means is at most one standard error of that difference (Welch's "
+             "sqrt(s1²/n1 + s2²/n2)), so \"tie\" means the data cannot separate them.")
+
+
+def mean_std(values):
+    """(mean, sample standard deviation; 0 for one value) of a list of numbers."""
+    mean = sum(values) / len(values)
+    if len(values) < 2:
+        return mean, 0.0
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+
+
+def mean_entries(entry_lists):
+    """One entry per (task, level) of the first list: accuracy mean, accuracy_std, seeds."""
+    means = []
+    for first in entry_lists[0]:
+        values = [e["accuracy"] for entries in entry_lists for e in entries
+                  if (e["task"], e["level"]) == (first["task"], first["level"])]
+        mean, std = mean_std(values)
+        means.append({**first, "accuracy": mean, "accuracy_std": std, "seeds": len(values)})
+    return means
+
+
+def finished_runs(study, seeds, workdir):
+    """{scenario: [(label, [(seed, results, directory)])]} of the runs that finished, study order."""
+    from dvn_tf.study import run_dir  # study imports this module when it runs
+
+    found = {}
+    for scenario, label, _ in study["runs"]:
+        done = []
+        for seed in range(seeds):
+            directory = run_dir(workdir, scenario, label, seed)
+            if os.path.isfile(os.path.join(directory, "results.json")):
+                done.append((seed, read_json(os.path.join(directory, "results.json")), directory))
+        if done:
+            found.setdefault(scenario, []).append((label, done))
+    return found
+
+
+def mean_results(label, done):
+    """A results document of means over seeds, as dvn_tf.compare reads it."""
+    first = done[0][1]
+    return {"scenario": first["scenario"], "method": label, "entries":
+            mean_entries([results["entries"] for _, results, _ in done]),
+            "stored_params": first["stored_params"]}
+
+
+def stage_lines(label, done):
+    """Rows of each old task's accuracy after every stage and its forgetting (first - last)."""
+    stages = [[s["entries"] for s in results["stages"]] for _, results, _ in done]
+    lines = []
+    for first in stages[0][0]:
+        key = (first["task"], first["level"])
+        per_seed = [[next(e["accuracy"] for e in stage if (e["task"], e["level"]) == key)
+                     for stage in run] for run in stages]
+        after = [mean_std(list(column)) for column in zip(*per_seed)]
+        forgetting = mean_std([run[0] - run[-1] for run in per_seed])
+        lines.append(f"| {label} | {key[0]} | {key[1]} | "
+                     + " | ".join(f"{m:.4f} ± {s:.4f}" for m, s in after)
+                     + f" | {forgetting[0]:+.4f} ± {forgetting[1]:.4f} |")
+    return lines, len(stages[0])
+
+
+def stages_section(runs):
+    """The old tasks' accuracy after every stage, for the sequential runs."""
+    sequential = [(label, done) for label, done in runs if "stages" in done[0][1]]
+    if not sequential:
+        return []
+    rows, count = [], 0
+    for label, done in sequential:
+        lines, count = stage_lines(label, done)
+        rows += lines
+    return (["### Accuracy after every stage and forgetting", "",
+             "Forgetting: accuracy after learning the task minus after the last stage, per "
+             "seed (positive: forgotten).", "",
+             "| method | task | level | " + " | ".join(f"after stage {i + 1}" for i in range(count))
+             + " | forgetting |", "| --- | --- | ---: |" + " ---: |" * (count + 1)]
+            + rows + [""])
+
+
+def int8_section(runs, int8_labels):
+    """Float vs int8 held-out accuracy per (task, level), mean over seeds, of the int8 exports."""
+    lines = []
+    for label, done in runs:
+        from dvn_tf.study import int8_manifest
+
+        manifests = [int8_manifest(directory) for _, _, directory in done if label in int8_labels]
+        models = [read_json(path)["models"] for path in manifests if os.path.isfile(path)]
+        if not models:
+            continue
+        lines += [f"### {label}: float vs int8 (post-training, --quantize=int8), "
+                  f"{len(models)} seeds", "",
+                  "| task | level | params | float | int8 | int8 - float |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: |"]
+        for first in models[0]:
+            same = [m for run in models for m in run
+                    if (m["task"], m["level"]) == (first["task"], first["level"])]
+            floats = mean_std([m["accuracy_keras"] for m in same])
+            ints = mean_std([m["accuracy_tflite"] for m in same])
+            drop = mean_std([m["accuracy_tflite"] - m["accuracy_keras"] for m in same])
+            lines.append(f"| {first['task']} | {first['level']} | {first['params']:,} | "
+                         f"{floats[0]:.4f} ± {floats[1]:.4f} | {ints[0]:.4f} ± {ints[1]:.4f} | "
+                         f"{drop[0]:+.4f} ± {drop[1]:.4f} |")
+        lines.append("")
+    return lines
+
+
+def write(name, study, seeds, workdir):
+    """Write workdir/study.md and a plot per scenario from the finished runs; return the paths."""
+    found = finished_runs(study, seeds, workdir)
+    planned = len(study["runs"]) * seeds
+    finished = sum(len(done) for runs in found.values() for _, done in runs)
+    lines = [f"# Study {name}: {finished} of {planned} runs finished ({seeds} seeds)", "",
+             STATISTIC, ""]
+    paths = [os.path.join(workdir, "study.md")]
+    for scenario, runs in found.items():
+        means = [(label, mean_results(label, done)) for label, done in runs]
+        seconds = ", ".join(f"{label} {mean_std([r['train_seconds'] for _, r, _ in done])[0]:.0f} s"
+                            for label, done in runs)
+        lines += [compare.markdown(means, title=f"## Scenario {scenario}: "
+                                   f"{', '.join(label for label, _ in runs)}"),
+                  f"Seeds finished: {', '.join(f'{label} {len(done)}' for label, done in runs)}. "
+                  f"Training time per run, mean over seeds: {seconds}.", ""]
+        lines += stages_section(runs) + int8_section(runs, study["int8"])
+        png = "study.png" if len(found) == 1 else f"study_{scenario}.png"
+        paths.append(os.path.join(workdir, png))
+        compare.plot(means, paths[-1])
+    write_text_atomically(paths[0], "\n".join(lines))
+    return paths

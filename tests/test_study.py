@@ -1,0 +1,156 @@
+"""Studies: seeds, a tiny study in-process checked by hand, restarts, one-line errors, the CLI."""
+
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+from configs import digits
+from configs.studies.common import INPLACE_DISTILLATION
+from dvn_tf.data import load_tasks
+from dvn_tf.data.pipeline import training_dataset
+from dvn_tf.experiment import make_model
+from dvn_tf.study import main, run_dir, run_study
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = {"epochs": 1, "base_width": 4, "batch_size": 32, "train_examples": 200}
+IPD = {**TINY, **INPLACE_DISTILLATION}
+STUDY = {"seeds": 2, "int8": [], "runs": [("digits", "dvn", TINY), ("digits", "dvn+ipd", IPD)]}
+
+
+def test_a_seed_changes_the_initialisation_the_data_order_and_the_subset():
+    def seeded(seed):
+        config = digits.get_config()
+        config.update({"seed": seed, "base_width": 4, "train_examples": 200})
+        keras.utils.set_random_seed(seed)
+        tasks = load_tasks(config)
+        weights = make_model(config, tasks).get_weights()[0]
+        batch = next(iter(training_dataset(tasks, 32, seed)))["low"][0].numpy()
+        subset = {image.tobytes() for image, _ in tasks[0].train.as_numpy_iterator()}
+        return weights, batch, subset
+
+    (weights, batch, subset), again, other = seeded(0), seeded(0), seeded(1)
+    assert np.array_equal(weights, again[0]) and not np.array_equal(weights, other[0])
+    assert np.array_equal(batch, again[1]) and not np.array_equal(batch, other[1])
+    assert subset == again[2] and subset != other[2]
+
+
+@pytest.fixture(scope="module")
+def tiny_study(tmp_path_factory):
+    workdir = str(tmp_path_factory.mktemp("study"))
+    lines = []
+    paths = run_study("tiny", STUDY, 2, workdir, log=lines.append)
+    return workdir, paths, lines
+
+
+def cell(table, label, task, level):
+    """The (mean, std) of a method's row in study.md."""
+    match = re.search(rf"^\| {re.escape(label)} \| {level} \| [\d,]+ \| [\d,]+ \| "
+                      rf"([\d.]+) ± ([\d.]+) \|$", table.split(f"## Task {task}")[1], re.M)
+    return float(match.group(1)), float(match.group(2))
+
+
+@pytest.mark.slow  # the fixture trains 4 runs: about 30 s idle
+def test_a_tiny_study_reports_means_spreads_and_winners_as_computed_by_hand(tiny_study):
+    workdir, paths, lines = tiny_study
+    assert paths == [os.path.join(workdir, "study.md"), os.path.join(workdir, "study.png")]
+    assert sum("training into" in line for line in lines) == 4
+    table = open(paths[0]).read()
+    assert table.startswith("# Study tiny: 4 of 4 runs finished (2 seeds)")
+    accuracy = {}
+    for label in ("dvn", "dvn+ipd"):
+        for seed in (0, 1):
+            with open(os.path.join(run_dir(workdir, "digits", label, seed), "results.json")) as f:
+                for e in json.load(f)["entries"]:
+                    accuracy.setdefault((label, e["task"], e["level"]), []).append(e["accuracy"])
+    assert accuracy[("dvn", "low", 1)][0] != accuracy[("dvn", "low", 1)][1]  # seeds differ
+    for task in ("low", "high"):
+        for level in (1, 2):
+            stats = {}
+            for label in ("dvn", "dvn+ipd"):
+                values = accuracy[(label, task, level)]
+                stats[label] = (np.mean(values), np.std(values, ddof=1))
+                assert cell(table, label, task, level) == pytest.approx(stats[label], abs=6e-5)
+            (dvn_mean, dvn_std), (ipd_mean, ipd_std) = stats["dvn"], stats["dvn+ipd"]
+            error = math.sqrt(dvn_std ** 2 / 2 + ipd_std ** 2 / 2)
+            best, other = ("dvn", "dvn+ipd") if dvn_mean >= ipd_mean else ("dvn+ipd", "dvn")
+            winner = f"tie: {best} = {other}" if abs(dvn_mean - ipd_mean) <= error else best
+            row = re.search(rf"^\| {task} \| {level} \| ([^|]+) \|", table.split(
+                "## Best method")[1], re.M).group(1).strip()
+            assert row == winner, (row, stats)
+    with Image.open(paths[1]) as image:
+        assert image.format == "PNG" and image.size[0] > image.size[1]
+
+
+@pytest.mark.slow
+def test_a_restarted_study_skips_finished_runs_and_refuses_a_changed_one(tiny_study):
+    workdir, _, _ = tiny_study
+    lines = []
+    run_study("tiny", STUDY, 2, workdir, log=lines.append)
+    assert sum("finished before, skipped" in line for line in lines) == 4
+    assert not any("training into" in line for line in lines)
+    changed = {**STUDY, "runs": [("digits", "dvn", {**TINY, "epochs": 2})]}
+    with pytest.raises(Exception, match="holds a run with another config"):
+        run_study("tiny", changed, 1, workdir, log=lines.append)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--study=nope"], "unknown study 'nope'; choose one of: digits, fashion, fashion_h"),
+    (["--study=digits", "--seeds=0"], "--seeds must be at least 1"),
+    ([], "the following arguments are required: --study"),
+])
+def test_bad_input_is_one_line(capsys, argv, message):
+    assert main(argv) == 2
+    error = capsys.readouterr().err
+    assert message in error and error.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_the_cli_runs_the_digits_study_with_its_int8_export(tmp_path):
+    command = [sys.executable, "-m", "dvn_tf.study", "--study=digits", "--seeds=1",
+               f"--workdir={tmp_path}"]
+    run = subprocess.run(command, cwd=REPO, capture_output=True, text=True,
+                         stdin=subprocess.DEVNULL, timeout=900)
+    assert run.returncode == 0, run.stderr
+    assert "[2/2] seed 0, digits, dvn+ipd: done" in run.stdout
+    table = (tmp_path / "study.md").read_text()
+    assert "### dvn: float vs int8 (post-training, --quantize=int8), 1 seeds" in table
+    manifest = json.loads((tmp_path / "digits" / "dvn" / "seed0" / "tflite_int8" /
+                           "manifest.json").read_text())
+    low_1 = next(m for m in manifest["models"] if (m["task"], m["level"]) == ("low", 1))
+    assert (f"| low | 1 | 5,225 | {low_1['accuracy_keras']:.4f} ± 0.0000 | "
+            f"{low_1['accuracy_tflite']:.4f} ± 0.0000 |") in table
+    assert (tmp_path / "study.png").stat().st_size > 10_000
+
+
+def test_a_sequential_study_reports_accuracy_after_every_stage_and_forgetting(tmp_path):
+    """study.md of two seeds' finished sequential runs (results.json as dvn_tf.train writes them)."""
+    after = {"dvn": [(0.80, 0.78), (0.84, 0.79)], "finetune": [(0.82, 0.30), (0.80, 0.20)]}
+    study = {"seeds": 2, "int8": [], "runs": [("digits_seq", m, {}) for m in after]}
+    for method, seeds in after.items():
+        for seed, (first, last) in enumerate(seeds):
+            old = {"task": "low", "level": 1, "units": [1], "params": 5, "flops": 9}
+            new = {**old, "task": "high", "accuracy": 0.9}
+            stages = [{"after_task": "low", "entries": [{**old, "accuracy": first}]},
+                      {"after_task": "high", "entries": [{**old, "accuracy": last}, new]}]
+            directory = run_dir(str(tmp_path), "digits_seq", method, seed)
+            os.makedirs(directory)
+            with open(os.path.join(directory, "results.json"), "w") as file:
+                json.dump({"scenario": "digits_seq", "method": method, "stored_params": 7,
+                           "train_seconds": 1.0, "entries": stages[-1]["entries"],
+                           "stages": stages}, file)
+    run_study("seq", study, 2, str(tmp_path), log=lambda line: None)  # everything finished
+    table = (tmp_path / "study.md").read_text()
+    for method, seeds in after.items():
+        firsts, lasts = np.array(seeds).T
+        row = (f"| {method} | low | 1 | {firsts.mean():.4f} ± {firsts.std(ddof=1):.4f} | "
+               f"{lasts.mean():.4f} ± {lasts.std(ddof=1):.4f} | "
+               f"{(firsts - lasts).mean():+.4f} ± {(firsts - lasts).std(ddof=1):.4f} |")
+        assert row in table
