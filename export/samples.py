@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 
 import numpy as np
 from PIL import Image
@@ -17,8 +18,15 @@ def to_pixels(image, task):
     return pixels[..., 0] if pixels.shape[-1] == 1 else pixels
 
 
+def file_safe(label):
+    """A class name usable in a file name on every platform ("T-shirt/top" -> "T-shirt-top")."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", label).strip("-") or "class"
+
+
 def write_samples(tasks, held_out, directory, per_task=10):
     """Write up to `per_task` held-out images of each task as directory/TASK/NN_LABEL.png.
+
+    LABEL is the class name made file-safe (see `file_safe`).
 
     `held_out` gives each task's (images, labels) arrays, in task order.
     directory/index.json lists the files of each task.
@@ -29,7 +37,7 @@ def write_samples(tasks, held_out, directory, per_task=10):
         os.makedirs(folder, exist_ok=True)
         index[task.name] = []
         for number, (image, label) in enumerate(zip(images[:per_task], labels[:per_task])):
-            name = f"{number:02d}_{task.labels[int(label)]}.png"
+            name = f"{number:02d}_{file_safe(task.labels[int(label)])}.png"
             Image.fromarray(to_pixels(image, task)).save(os.path.join(folder, name))
             index[task.name].append(name)
     with open(os.path.join(directory, INDEX), "w", encoding="utf-8") as file:
