@@ -10,6 +10,8 @@ WORKDIR ?= runs/digits
 # Available memory readings: enough for level 2, a squeeze that only level 1 fits, then room again.
 TRACE ?= 4MB,4MB,600kB,600kB,4MB,4MB,4MB,4MB
 # web-demo: listen on HOST:PORT (HOST=0.0.0.0 to open it from a phone on the same network).
+# Two pytest workers (pytest-xdist), one test file each at a time: module fixtures are made once.
+PYTEST := $(PY) -m pytest -q -n 2 --dist loadfile
 HOST ?= 127.0.0.1
 PORT ?= 8000
 # Debian's dataset-fashion-mnist: the fashion scenarios prepare tfds's fashion_mnist from it.
@@ -43,12 +45,12 @@ demo: setup
 	$(PY) -m dvn_runtime --models $(WORKDIR)/tflite --task low --simulate-memory $(TRACE)
 
 test: setup web-deps
-	$(PY) -m pytest -q --durations=15
+	$(PYTEST) --durations=15
 	bash android_demo/run-jvm-tests.sh
 	cd web_demo && node --test --test-reporter=dot test/*.test.js
 
 test-fast: setup
-	$(PY) -m pytest -q -m "not slow"
+	$(PYTEST) -m "not slow" --durations=5
 
 web-deps:
 	bash web_demo/setup.sh --browser
