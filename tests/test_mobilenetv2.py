@@ -1,14 +1,19 @@
 """The MobileNetV2 backbone: Keras's layout, strides by input size, unit shares, pretrained init."""
 
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import pytest
 
 from dvn_tf.backbones import build_stages, channel_multiple, mobilenetv2
+from dvn_tf.counting import count_flops
 from dvn_tf.layers import SlicedDepthwiseConv2D, SwitchableBatchNorm
 from dvn_tf.model import DVNModel
 from dvn_tf.pretrained import dvn_layers, initialize_from_keras, pretrained_layers
 from dvn_tf.units import UnitPlan
+from test_export_helpers import REPO
 
 ALPHA, SIDE = 0.35, 128  # 128 px keeps all five of ImageNet's halvings, as Keras does
 
@@ -152,3 +157,36 @@ def test_depthwise_kernels_are_shared_exactly_between_levels():
                 blocks = np.concatenate([units[u] for u in sorted(dvn.plan.level_units(task, level))],
                                         axis=2)
                 np.testing.assert_array_equal(layer.sliced_kernel(task, level), blocks)
+
+
+def test_depthwise_flops_are_counted():
+    inputs = keras.Input((9, 9, 24))
+    outputs = keras.layers.DepthwiseConv2D(3, strides=2, padding="same", use_bias=False)(inputs)
+    assert count_flops(keras.Model(inputs, outputs)) == 2 * 5 * 5 * 3 * 3 * 24
+
+
+def test_save_and_load_round_trip(tmp_path):
+    dvn = mobilenet_dvn(alpha=0.25, side=8, channels=1, depth=0.25)
+    images = np.random.default_rng(4).normal(size=(2, 8, 8, 1)).astype("float32")
+    dvn.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert [type(stage).__name__ for stage in loaded.stages] == [
+        type(stage).__name__ for stage in dvn.stages]
+    for level in (1, 2):
+        np.testing.assert_allclose(loaded(images, task=1, level=level),
+                                   dvn(images, task=1, level=level), rtol=1e-6, atol=1e-6)
+
+
+def test_the_train_cli_refuses_a_mismatched_model_in_one_line(saved_keras, tmp_path):
+    """RGB ImageNet-style weights into the 1-channel digits network: the stem does not fit."""
+    run = subprocess.run(
+        [sys.executable, "-m", "dvn_tf.train", f"--workdir={tmp_path}",
+         "--config.backbone=mobilenetv2", f"--config.width_multiplier={ALPHA}",
+         "--config.depth_coefficient=0.25", f"--config.init_from={saved_keras[0]}"],
+        cwd=REPO, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=600)
+    assert run.returncode != 0 and "Traceback" not in run.stderr
+    lines = [line for line in run.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, run.stderr[-2000:]
+    assert lines[0].startswith("dvn_tf.train: error: init_from ")
+    assert ("pretrained layer 'Conv1' (Conv2D with kernel 3x3x3x16) does not fit the DVN's "
+            "stage 0 (ConvNormReLU6) (SlicedConv2D with kernel 3x3x1x16)") in lines[0]
