@@ -42,6 +42,9 @@ def run_stage(build, train_tasks, eval_tasks, config, run_dir, strategy):
             trainer.compile(optimizer=make_optimizer(
                 config, steps_per_epoch(train_tasks, config.batch_size)),
                 jit_compile=config.jit_compile)
+            # Its slot variables now, not in the first step: a step that creates variables is
+            # traced twice.
+            trainer.optimizer.build(trainer.trainable_variables)
         seconds = fit(trainer, train_tasks, config, run_dir)
         save_model(model, path)
     if not model.compiled:
