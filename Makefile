@@ -1,14 +1,21 @@
 # `make demo`: set up .venv, train the embedded digits scenario, export it, and run the
 # exported models with the runtime: classify sample images, then replay a memory trace.
-# `make test`: set up .venv and run every test (Python, then the Android demo's JVM core).
+# `make test`: set up .venv and run every test (Python, then the Android demo's JVM core, then the
+# web demo's JS policy port); `make test-web` runs the web demo's tests alone (Chromium included).
+# `make web-demo`: serve the browser demo with the export of WORKDIR on localhost.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 WORKDIR ?= runs/digits
 # Available memory readings: enough for level 2, a squeeze that only level 1 fits, then room again.
 TRACE ?= 4MB,4MB,600kB,600kB,4MB,4MB,4MB,4MB
+# web-demo: listen on HOST:PORT (HOST=0.0.0.0 to open it from a phone on the same network).
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# Debian's dataset-fashion-mnist: the fashion scenarios prepare tfds's fashion_mnist from it.
+FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
-.PHONY: setup demo test test-fast
+.PHONY: setup demo test test-fast fashion-mnist web-deps test-web web-demo
 
 $(VENV)/installed: requirements.txt export/requirements-qat.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +24,17 @@ $(VENV)/installed: requirements.txt export/requirements-qat.txt
 	$(PY) -m pip install --quiet --no-deps -r export/requirements-qat.txt
 	touch $@
 
-setup: $(VENV)/installed
+setup: $(VENV)/installed fashion-mnist
+
+fashion-mnist:
+	@if [ ! -f $(FASHION_MNIST) ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Debian's dataset-fashion-mnist (Fashion-MNIST's original files)..."; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null; \
+	  else \
+	    echo "note: no $(FASHION_MNIST): run 'sudo apt-get install -y dataset-fashion-mnist' so the fashion scenarios need no download"; \
+	  fi; \
+	fi
 
 demo: setup
 	$(PY) -m dvn_tf.train --workdir=$(WORKDIR)
@@ -25,9 +42,21 @@ demo: setup
 	$(PY) -m dvn_runtime --models $(WORKDIR)/tflite --task high --image $(WORKDIR)/tflite/samples/high/0[0-2]_*.png
 	$(PY) -m dvn_runtime --models $(WORKDIR)/tflite --task low --simulate-memory $(TRACE)
 
-test: setup
-	$(PY) -m pytest -q
+test: setup web-deps
+	$(PY) -m pytest -q --durations=15
 	bash android_demo/run-jvm-tests.sh
+	cd web_demo && node --test test/*.test.js
 
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow"
+
+web-deps:
+	bash web_demo/setup.sh --browser
+
+test-web: setup web-deps
+	cd web_demo && node --test test/*.test.js
+	$(PY) -m pytest -q tests/test_web_demo.py
+
+web-demo:
+	bash web_demo/setup.sh
+	$(PYTHON) web_demo/serve.py $(WORKDIR)/tflite --host $(HOST) --port $(PORT)

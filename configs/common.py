@@ -9,13 +9,17 @@ def base_config():
     c.scenario = ""
     c.method = "dvn"  # dvn | nested | independent; sequential also finetune | feature_extraction
     c.seed = 0
-    # Tasks: dicts with name, dataset and optional label_key, classes, augment, mix, image_size.
-    c.tasks = []
+    # Tasks: dicts with name, dataset ("digits" or any tfds image dataset) and optional
+    # label_key, classes or groups, augment, mix, image_size (see dvn_tf/data/tfds_tasks.py).
+    # A tuple, so --config.tasks="({'name': 'a', 'dataset': 'mnist'}, ...)" can set them.
+    c.tasks = ()
     # Sequential scenarios learn the tasks one stage at a time (Eq. 4), distilling the old ones.
     c.sequential = False
     c.distill_temperature = 2.0
     c.distill_weight = 1.0
     c.data_dir = ml_collections.config_dict.placeholder(str)
+    c.download = True  # download a dataset missing from data_dir (tfds); false: no network
+    c.train_examples = ml_collections.config_dict.placeholder(int)  # per task; None: all
     c.test_fraction = 0.25  # embedded digits only: held-out share of the stratified split
     # Network.
     c.backbone = "resnet-20"  # resnet-N | wrn-N-S | mobilenetv2
@@ -42,6 +46,8 @@ def base_config():
     c.step_epochs = (0.5, 0.75)  # step schedule: fractions of training where the rate drops 10x
     c.jit_compile = False
     c.strategy = "default"
+    # multi_worker: seconds to wait for every worker to come up and for each collective op.
+    c.worker_timeout = 600
     c.precision = "float32"  # float32 | mixed_bfloat16 | mixed_float16 (Keras dtype policy)
     return c
 

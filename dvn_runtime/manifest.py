@@ -142,9 +142,10 @@ def _parse(raw, directory):
 def _parse_input(raw, where):
     _require(isinstance(raw, dict), f"{where} must be an object")
     shape = _get(raw, "shape", list, where)
-    _require(len(shape) == 4 and all(_is_int(d) and d > 0 for d in shape)
-             and shape[0] == 1 and shape[3] in (1, 3),
+    _require(len(shape) == 4 and all(_is_int(d) and d > 0 for d in shape) and shape[3] in (1, 3),
              f"{where}.shape must be [1, H, W, C] with C 1 or 3, got {shape}")
+    _require(shape[0] == 1, f"{where}.shape has batch {shape[0]}, but this runtime classifies "
+                            f"one image at a time: export with --batch=1 (the default)")
     dtype = _get(raw, "dtype", str, where)
     _require(dtype in INPUT_DTYPES, f"{where}.dtype must be one of {INPUT_DTYPES}, got {dtype!r}")
     mean, std = _get(raw, "mean", list, where), _get(raw, "std", list, where)

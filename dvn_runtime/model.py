@@ -56,14 +56,22 @@ class LoadedModel:
             self._users -= 1
             self._idle.notify_all()
 
-    def predict(self, batch):
-        """Preprocessed float batch [1, H, W, C] -> class probabilities, shape [num_classes]."""
+    def logits(self, batch):
+        """Preprocessed float batch [1, H, W, C] -> float32 logits, shape [num_classes].
+
+        Integer models get the input quantized and the output dequantized with
+        their tensors' scale and zero point.
+        """
         tensor = to_input_tensor(batch, self.input_details)
         with self._invoke_lock:
             self._interpreter.set_tensor(self.input_details["index"], tensor)
             self._interpreter.invoke()
             raw = self._interpreter.get_tensor(self.output_details["index"])
-        return _as_probabilities(_dequantize(raw, self.output_details)[0])
+        return _dequantize(raw, self.output_details)[0]
+
+    def predict(self, batch):
+        """Preprocessed float batch [1, H, W, C] -> class probabilities, shape [num_classes]."""
+        return _as_probabilities(self.logits(batch))
 
     def close(self):
         """Waits for requests in flight, then frees the interpreter."""

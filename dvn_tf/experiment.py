@@ -6,7 +6,6 @@ import sys
 import time
 
 import keras
-import tensorflow as tf
 
 from dvn_tf.backbones import channel_multiple
 from dvn_tf.counting import level_cost
@@ -15,62 +14,6 @@ from dvn_tf.data.pipeline import evaluation_dataset, steps_per_epoch, training_d
 from dvn_tf.model import DVNModel, metric_name
 from dvn_tf.pretrained import initialize_from_keras
 from dvn_tf.units import UnitPlan, format_significance
-
-STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
-
-
-class KerasMultiWorkerStrategy(tf.distribute.MultiWorkerMirroredStrategy):
-    """MultiWorkerMirroredStrategy whose `reduce` takes what Keras 3's fit passes it.
-
-    Under this strategy Keras 3 reduces a whole (nested) data batch before
-    training, and each step's scalar logs with `axis=0`; the stock strategy
-    rejects both (keras-team/keras#20585, tensorflow/tensorflow#72388). Here a
-    nest is reduced leaf by leaf, and `axis` is ignored for scalars.
-    """
-
-    def reduce(self, reduce_op, value, axis=None):
-        parent = super()
-
-        def reduce_one(leaf):
-            shape = getattr(self.experimental_local_results(leaf)[0], "shape", ())
-            rank = shape.rank if isinstance(shape, tf.TensorShape) else len(shape)
-            return parent.reduce(reduce_op, leaf, None if rank == 0 else axis)
-
-        return tf.nest.map_structure(reduce_one, value)
-
-
-def make_strategy(name):
-    """The tf.distribute strategy named by `--config.strategy`.
-
-    - default: no distribution, one device.
-    - mirrored: one replica per local GPU, or on the CPU alone when there is none
-      (one per logical CPU device, if the process configured several).
-    - multi_worker: one replica per GPU (or the CPU) of every worker of the
-      cluster in TF_CONFIG; build it before TensorFlow runs anything else.
-    - tpu: the TPU named by TPU_NAME, or the TPU VM's own.
-    The global batch (`--config.batch_size` per task) is split across all replicas.
-    """
-    if name not in STRATEGIES:
-        raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, got {name!r}")
-    if name == "default":
-        return tf.distribute.get_strategy()
-    if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    if name == "multi_worker":
-        try:
-            return KerasMultiWorkerStrategy()
-        except RuntimeError as error:  # TensorFlow already set up its devices
-            raise ValueError(f"strategy 'multi_worker' must be created before TensorFlow runs "
-                             f"anything ({error})") from error
-    try:
-        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(os.environ.get("TPU_NAME"))
-    except ValueError as error:
-        raise ValueError(f"strategy 'tpu': no TPU found ({error}); set TPU_NAME or run on a "
-                         f"TPU VM") from error
-    tf.config.experimental_connect_to_cluster(resolver)
-    tf.tpu.experimental.initialize_tpu_system(resolver)
-    return tf.distribute.TPUStrategy(resolver)
-
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 

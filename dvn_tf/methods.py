@@ -42,9 +42,8 @@ def run_stage(build, train_tasks, eval_tasks, config, run_dir, strategy):
             trainer.compile(optimizer=make_optimizer(
                 config, steps_per_epoch(train_tasks, config.batch_size)),
                 jit_compile=config.jit_compile)
-            # Its slot variables now, not in the first step: a step that creates variables is
-            # traced twice.
-            trainer.optimizer.build(trainer.trainable_variables)
+            # Built now, not inside the first traced step, which would then be traced twice.
+            trainer.optimizer.build(trainer.trained_variables())
         seconds = fit(trainer, train_tasks, config, run_dir)
         save_model(model, path)
     if not model.compiled:

@@ -168,8 +168,12 @@ class DVNModel(keras.Model):
                             for v in layer.norm(t, level).trainable_variables]
         return private
 
+    def trained_variables(self):
+        """The variables a train step updates: every trainable one."""
+        return self.trainable_variables
+
     def train_step(self, data):
-        loss = optimizer_step(self.optimizer, self.trainable_variables,
+        loss = optimizer_step(self.optimizer, self.trained_variables(),
                               lambda: self.hierarchy_loss(data, training=True))
         self.loss_tracker.update_state(loss)
         return self.step_logs(data, self.loss_tracker)

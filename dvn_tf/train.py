@@ -8,16 +8,17 @@ per-epoch checkpoints (a killed run resumes) and TensorBoard logs.
 import importlib
 import json
 import os
+import shutil
 import sys
 import tempfile
 
 DEFAULT_SCENARIO = "digits"
 
 
-def fail(message):
-    """Exit with a one-line error and status 2."""
+def fail(message, status=2):
+    """Exit with a one-line error; status 2 for bad input, 1 for a run that failed."""
     print(f"dvn_tf.train: error: {message}", file=sys.stderr)
-    sys.exit(2)
+    sys.exit(status)
 
 
 def scenario_from_argv(argv):
@@ -43,9 +44,9 @@ def check_writable(workdir):
     """Create workdir, or fail with one line if it cannot be written."""
     try:
         os.makedirs(workdir, exist_ok=True)
-        probe = os.path.join(workdir, ".write-test")
-        open(probe, "w").close()
-        os.remove(probe)
+        # A private probe: the workers of a multi-worker run check one shared workdir at once.
+        with tempfile.TemporaryFile(dir=workdir):
+            pass
     except OSError as error:
         fail(f"cannot write to workdir {workdir!r} ({error.strerror}); pass a writable --workdir")
 
@@ -60,20 +61,43 @@ def check_same_run(config, workdir):
                  f"or delete {workdir} to start over")
 
 
+def private_copy(workdir):
+    """A temporary copy of workdir's checkpoints and finished stages, for a non-chief worker.
+
+    Only the chief writes the workdir; every other worker writes a private copy
+    and resumes from the chief's last finished epoch, which the copy holds when
+    the workdir is on a filesystem every worker sees.
+    """
+    private = tempfile.mkdtemp(prefix="dvn-worker-")
+    if os.path.isdir(workdir):
+        shutil.copytree(workdir, private, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("tensorboard", ".tmp-*"))
+    return private
+
+
 def run(config, workdir):
     """Train, evaluate and report one scenario into workdir."""
+    from dvn_tf.strategies import worker_failures
+
+    with worker_failures(config.strategy, config.worker_timeout):
+        return train_and_report(config, workdir)
+
+
+def train_and_report(config, workdir):
+    """run(), with the distribution strategy's failures left as TensorFlow raises them."""
     import keras
 
     from dvn_tf import experiment
     from dvn_tf.data import load_tasks
     from dvn_tf.files import write_text_atomically
     from dvn_tf.methods import run_method
+    from dvn_tf.strategies import make_strategy
 
     os.makedirs(workdir, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
-    strategy = experiment.make_strategy(config.strategy)
+    strategy = make_strategy(config.strategy, config.worker_timeout)
     if not strategy.extended.should_checkpoint:  # a non-chief worker: the chief writes workdir
-        workdir = tempfile.mkdtemp(prefix="dvn-worker-")
+        workdir = private_copy(workdir)
     experiment.set_precision(config)
     tasks = load_tasks(config)
     write_text_atomically(os.path.join(workdir, "config.json"), config.to_json(indent=2))
@@ -101,10 +125,13 @@ def main(argv):
     from dvn_tf.quiet import import_tensorflow_quietly
     import_tensorflow_quietly()
     from dvn_tf.data import DataNotPreparedError
+    from dvn_tf.strategies import WorkerLostError
     try:
         run(config, workdir)
     except (DataNotPreparedError, ValueError) as error:
         fail(str(error).splitlines()[0])
+    except WorkerLostError as error:
+        fail(str(error), status=1)
 
 
 def cli():
@@ -118,13 +145,13 @@ def cli():
     try:  # ml_collections reads --config.KEY overrides from sys.argv already here
         config_flags.DEFINE_config_dict(
             "config", config, "Scenario config; override fields with --config.KEY=VALUE.")
-        flags.FLAGS(sys.argv)
+        argv = flags.FLAGS(sys.argv)
     except (AttributeError, KeyError, TypeError, IndexError) as error:
         fail(f"unknown config field {str(error).strip(chr(34))}; the fields are: "
              f"{', '.join(sorted(config.keys()))}")
     except (flags.Error, ValueError) as error:
         fail(f"{error}; see --helpfull for the flags")
-    app.run(main)
+    app.run(main, flags_parser=lambda _: argv)  # parsing again would repeat tuple overrides
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""python -m export --workdir=DIR [--quantize=MODE] [--out=DIR/tflite]: export every (task, level).
+"""python -m export --workdir=DIR [--quantize=MODE] [--batch=N] [--out=DIR]: export each level.
 
 Bad input (no run in DIR, unknown mode, unwritable output directory) and a
 failed check (an exported float32 model that disagrees with Keras) end with
@@ -32,6 +32,9 @@ def parse_args(argv):
     parser.add_argument("--quantize", default="none",
                         help=f"one of {', '.join(MODES)} (default none: float32)")
     parser.add_argument("--out", default=None, help="output directory (default WORKDIR/tflite)")
+    parser.add_argument("--batch", type=int, default=1,
+                        help="images per invoke, fixed in every file (default 1; LiteRT.js "
+                             "and other clients without a resize call need it fixed)")
     parser.add_argument("--threads", type=int, default=1,
                         help="LiteRT threads when measuring latency (default 1)")
     parser.add_argument("--runs", type=int, default=50,
@@ -45,6 +48,8 @@ def parse_args(argv):
         fail(f"unknown quantize mode {args.quantize!r}; choose one of: {', '.join(MODES)}")
     if args.threads < 1 or args.runs < 1 or (args.qat_epochs is not None and args.qat_epochs < 0):
         fail("--threads and --runs must be >= 1 and --qat-epochs >= 0")
+    if args.batch < 1:
+        fail(f"--batch must be >= 1, got {args.batch}")
     return args
 
 
@@ -71,7 +76,8 @@ def main(argv=None):
     from export.verify import ParityError
     try:
         export_run(args.workdir, args.quantize, out, threads=args.threads, runs=args.runs,
-                   qat_epochs=args.qat_epochs, qat_learning_rate=args.qat_learning_rate)
+                   qat_epochs=args.qat_epochs, qat_learning_rate=args.qat_learning_rate,
+                   batch=args.batch)
     except RunError as error:
         fail(first_line(error))
     except (ParityError, QATError, MeasureError) as error:

@@ -11,13 +11,17 @@ Modes (`--quantize`):
   int8-qat the same full-integer int8 model after quantization-aware
            fine-tuning; export/qat.py converts it with the int8 settings here.
 
-The representative dataset of `int8` is drawn from the task's training split.
+Every file has a fixed batch (1 unless `--batch` says otherwise): no dimension of
+its input is dynamic, so every LiteRT client runs it, LiteRT.js included (it has no
+resize call and refuses a [-1, H, W, C] signature). The representative dataset of
+`int8` is drawn from the task's training split.
 """
 
 import contextlib
 import os
 import sys
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -48,18 +52,40 @@ def training_images(task, count=CALIBRATION_SAMPLES, seed=0):
     return np.stack(images).astype(np.float32)
 
 
-def representative_dataset(images):
-    """The converter's representative dataset: one [1, H, W, C] sample per step."""
+def representative_dataset(images, batch=1):
+    """The converter's representative dataset: one [batch, H, W, C] sample per step.
+
+    The images are repeated cyclically to fill the last batch.
+    """
+    steps = -(-len(images) // batch)
+    batches = np.resize(images, (steps * batch, *images.shape[1:])).astype(np.float32)
+
     def generate():
-        for image in images:
-            yield [image[None].astype(np.float32)]
+        for start in range(0, len(batches), batch):
+            yield [batches[start:start + batch]]
     return generate
 
 
-def make_converter(converter, mode, calibration=None):
+def with_static_batch(model, batch=1, framework=keras):
+    """`model` called on an input of fixed batch size `batch`, as a new functional model.
+
+    `framework` is `keras` (Keras 3) or `tf_keras` (the QAT twin). Converted with
+    from_keras_model, the wrapper gives a file whose input `shape_signature` is
+    [batch, H, W, C] and whose weights are the model's own. Tracing the model as a
+    fixed-shape concrete function and converting it with from_concrete_functions
+    instead left the weights out (NaN logits).
+    """
+    if not isinstance(batch, int) or batch < 1:
+        raise ValueError(f"batch must be an int >= 1, got {batch!r}")
+    inputs = framework.Input(tuple(model.input_shape[1:]), batch_size=batch, name="image")
+    return framework.Model(inputs, model(inputs), name=model.name)
+
+
+def make_converter(converter, mode, calibration=None, batch=1):
     """Configure a TFLiteConverter for `mode`: builtin ops only (no Flex / SELECT_TF_OPS).
 
-    `calibration` (images [N, H, W, C]) is required for the integer modes. A
+    `calibration` (images [N, H, W, C]) is required for the integer modes; it is fed
+    `batch` images per step, the model's fixed batch. A
     quantization-aware model needs it too in TF 2.21: the converter checks for a
     representative dataset before it looks at the fake-quant nodes; the nodes'
     ranges then take precedence over the calibration.
@@ -75,7 +101,7 @@ def make_converter(converter, mode, calibration=None):
         if calibration is None or not len(calibration):
             raise ValueError(f"quantize mode {mode!r} needs calibration images")
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = representative_dataset(calibration)
+        converter.representative_dataset = representative_dataset(calibration, batch)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
@@ -107,8 +133,9 @@ def quiet():
             os.close(saved[1])
 
 
-def to_tflite(model, mode="none", calibration=None):
-    """The .tflite flatbuffer (bytes) of a plain Keras 3 functional model."""
+def to_tflite(model, mode="none", calibration=None, batch=1):
+    """The .tflite flatbuffer (bytes) of a plain Keras 3 functional model, with a fixed batch."""
+    static = with_static_batch(model, batch)
     with quiet():
-        converter = tf.lite.TFLiteConverter.from_keras_model(model)
-        return make_converter(converter, mode, calibration).convert()
+        converter = tf.lite.TFLiteConverter.from_keras_model(static)
+        return make_converter(converter, mode, calibration, batch).convert()

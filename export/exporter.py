@@ -31,33 +31,36 @@ def _megabytes(count):
 
 
 def export_run(workdir, quantize="none", out=None, threads=1, runs=50,
-               qat_epochs=None, qat_learning_rate=None, seed=0, log=print):
-    """Export the run in workdir into `out` (default workdir/tflite); returns the manifest."""
+               qat_epochs=None, qat_learning_rate=None, seed=0, batch=1, log=print):
+    """Export the run in workdir into `out` (default workdir/tflite); returns the manifest.
+
+    Every file takes a fixed batch of `batch` images (no dynamic dimension).
+    """
     convert.check_mode(quantize)
     out = out or os.path.join(workdir, "tflite")
     check_output_dir(out)
     staging = tempfile.mkdtemp(dir=out, prefix=".staging-")
     try:
         document = _export_into(workdir, quantize, out, staging, threads, runs,
-                                qat_epochs, qat_learning_rate, seed, log)
+                                qat_epochs, qat_learning_rate, seed, batch, log)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return document
 
 
 def _export_into(workdir, quantize, out, staging, threads, runs, qat_epochs,
-                 qat_learning_rate, seed, log):
+                 qat_learning_rate, seed, batch, log):
     qat_results = {}
     if quantize == "int8-qat":
         from export import qat
         log("int8-qat: quantization-aware fine-tuning of every (task, level) in a child process")
         qat_results = qat.run_child(workdir, staging,
                                     qat.DEFAULT_EPOCHS if qat_epochs is None else qat_epochs,
-                                    qat_learning_rate, seed)
+                                    qat_learning_rate, seed, batch)
     config, dvn, tasks = load_run(workdir)
     total = len(tasks) * len(dvn.levels)
     log(f"Exporting {total} models of {workdir} ({config.scenario}, {config.backbone}, "
-        f"k={dvn.plan.units}) with quantize={quantize} into {out}")
+        f"k={dvn.plan.units}) with quantize={quantize}, batch {batch} into {out}")
     from dvn_tf.counting import count_flops
 
     entries, held_out = [], []
@@ -82,10 +85,12 @@ def _export_into(workdir, quantize, out, staging, threads, runs, qat_epochs,
                     content = handle.read()
                 accuracy_keras = qat_results[file]["accuracy_keras"]
             else:
-                content = convert.to_tflite(plain, quantize, calibration)
+                content = convert.to_tflite(plain, quantize, calibration, batch)
                 with open(path, "wb") as handle:
                     handle.write(content)
                 accuracy_keras = verify.accuracy(keras_logits, labels)
+            verify.check_input_signature(name, content,
+                                         manifest.input_spec(task, batch)["shape"])
             tflite_logits = verify.tflite_logits(content, images)
             disagreement, relative = verify.compare(keras_logits, tflite_logits)
             if quantize in convert.FLOAT_MODES:
@@ -107,7 +112,7 @@ def _export_into(workdir, quantize, out, staging, threads, runs, qat_epochs,
                 f"{relative:.1e}); "
                 f"{entry['latency_ms']:.3f} ms; memory {_megabytes(entry['arena_bytes'])} "
                 f"(arena >= {cost['arena_floor']:,} bytes); {time.perf_counter() - started:.1f} s")
-    document = manifest.build_manifest(config.scenario, tasks, entries)
+    document = manifest.build_manifest(config.scenario, tasks, entries, batch)
     samples.write_samples(tasks, held_out, os.path.join(staging, samples.SAMPLES))
     shutil.rmtree(os.path.join(out, samples.SAMPLES), ignore_errors=True)
     os.replace(os.path.join(staging, samples.SAMPLES), os.path.join(out, samples.SAMPLES))

@@ -1,12 +1,13 @@
 """manifest.json (DESIGN.md, format 1): build it, check its schema, write files atomically.
 
-`input` describes the tensor a client builds: [1, H, W, C] float32 pixels
-scaled to [0, 1], then `(x - mean) / std` per channel. Integer models (int8,
-int8-qat) take int8: the client quantizes that float tensor with the model's
-input tensor quantization (scale, zero_point), read from the .tflite itself,
-and dequantizes the logits with the output tensor's. When the tasks' inputs
-differ (shape, mean or std) each task carries its own `input` and there is no
-top-level one.
+`input` describes the tensor a client builds: [B, H, W, C] float32 pixels
+scaled to [0, 1], then `(x - mean) / std` per channel. B is the fixed batch of
+every file (1 unless exported with `--batch`); no dimension is dynamic.
+Integer models (int8, int8-qat) take int8: the client quantizes that float
+tensor with the model's input tensor quantization (scale, zero_point), read
+from the .tflite itself, and dequantizes the logits with the output tensor's.
+When the tasks' inputs differ (shape, mean or std) each task carries its own
+`input` and there is no top-level one.
 """
 
 import json
@@ -26,15 +27,15 @@ MODEL_FIELDS = {"task": str, "level": int, "file": str, "sha256": str, "bytes": 
                 "accuracy_tflite": float, "latency_ms": float, "arena_bytes": int}
 
 
-def input_spec(task):
-    """The manifest `input` object of a TaskData."""
-    return {"shape": [1, *map(int, task.input_shape)], "dtype": INPUT_DTYPE,
+def input_spec(task, batch=1):
+    """The manifest `input` object of a TaskData whose files take `batch` images per invoke."""
+    return {"shape": [batch, *map(int, task.input_shape)], "dtype": INPUT_DTYPE,
             "mean": [float(m) for m in task.mean], "std": [float(s) for s in task.std]}
 
 
-def build_manifest(scenario, tasks, models):
+def build_manifest(scenario, tasks, models, batch=1):
     """The manifest document of an export: `tasks` are TaskData, `models` entries as MODEL_FIELDS."""
-    specs = [input_spec(task) for task in tasks]
+    specs = [input_spec(task, batch) for task in tasks]
     shared = all(spec == specs[0] for spec in specs)
     document = {"format": FORMAT, "scenario": scenario}
     if shared:
@@ -53,9 +54,9 @@ def build_manifest(scenario, tasks, models):
 
 def _check_input(spec, where):
     shape = spec.get("shape")
-    if not (isinstance(shape, list) and len(shape) == 4 and shape[0] == 1
+    if not (isinstance(shape, list) and len(shape) == 4
             and all(isinstance(d, int) and d > 0 for d in shape)):
-        raise ValueError(f"{where}.shape must be [1, H, W, C], got {shape!r}")
+        raise ValueError(f"{where}.shape must be [B, H, W, C], got {shape!r}")
     if spec.get("dtype") != INPUT_DTYPE:
         raise ValueError(f"{where}.dtype must be {INPUT_DTYPE!r}, got {spec.get('dtype')!r}")
     for key in ("mean", "std"):

@@ -10,7 +10,8 @@ starts `python -m export.qat`, which
   2. then imports tf_keras and tfmot, rebuilds each graph as a tf_keras twin
      with the same weights, checks that the twin computes the plain model's
      logits, wraps it with `quantize_model`, fine-tunes it for a few epochs on
-     the task's training split, and converts it to a full-integer int8 .tflite.
+     the task's training split, fixes its batch (export/convert.py's
+     `with_static_batch`) and converts it to a full-integer int8 .tflite.
 
 It writes STAGING/{task}_level{level}.tflite and STAGING/qat.json with the
 fake-quantized Keras model's held-out accuracy per file.
@@ -33,10 +34,10 @@ class QATError(RuntimeError):
     """Quantization-aware export failed; the message is one line."""
 
 
-def run_child(workdir, staging, epochs=DEFAULT_EPOCHS, learning_rate=None, seed=0):
+def run_child(workdir, staging, epochs=DEFAULT_EPOCHS, learning_rate=None, seed=0, batch=1):
     """Run the QAT export of every (task, level) in a child process; {file: result} on success."""
     command = [sys.executable, "-m", "export.qat", f"--workdir={workdir}",
-               f"--staging={staging}", f"--epochs={epochs}", f"--seed={seed}"]
+               f"--staging={staging}", f"--epochs={epochs}", f"--seed={seed}", f"--batch={batch}"]
     if learning_rate is not None:
         command.append(f"--learning-rate={learning_rate}")
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -137,7 +138,7 @@ def fine_tune(twin, task, epochs, learning_rate, batch_size, seed):
     return model
 
 
-def export_all(workdir, staging, epochs, learning_rate, seed):
+def export_all(workdir, staging, epochs, learning_rate, seed, batch=1):
     """Phase 1 for every (task, level), then phase 2; writes the .tflite files and qat.json."""
     import keras
     import tensorflow as tf
@@ -159,6 +160,8 @@ def export_all(workdir, staging, epochs, learning_rate, seed):
     del dvn
     keras.backend.clear_session()
 
+    import tf_keras
+
     results = {}
     for task, level, graph, reference, images, labels, calibration in jobs:
         started = time.perf_counter()
@@ -168,9 +171,10 @@ def export_all(workdir, staging, epochs, learning_rate, seed):
                             verify.keras_logits(twin, images))
         model = fine_tune(twin, task, epochs, rate, config.batch_size, seed)
         logits = verify.keras_logits(model, images)
+        static = convert.with_static_batch(model, batch, framework=tf_keras)
         with convert.quiet():
-            converter = tf.lite.TFLiteConverter.from_keras_model(model)
-            content = convert.make_converter(converter, "int8", calibration).convert()
+            converter = tf.lite.TFLiteConverter.from_keras_model(static)
+            content = convert.make_converter(converter, "int8", calibration, batch).convert()
         file = model_file(task.name, level)
         with open(os.path.join(staging, file), "wb") as out:
             out.write(content)
@@ -192,6 +196,7 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS)
     parser.add_argument("--learning-rate", type=float, default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batch", type=int, default=1)
     args = parser.parse_args(argv)
     # find_spec, not import: importing tfmot now would switch TensorFlow to Keras 2 before phase 1.
     if not all(importlib.util.find_spec(m) for m in ("tensorflow_model_optimization", "tf_keras")):
@@ -199,7 +204,8 @@ def main(argv=None):
               "pip install --no-deps -r export/requirements-qat.txt", file=sys.stderr)
         return 2
     try:
-        export_all(args.workdir, args.staging, args.epochs, args.learning_rate, args.seed)
+        export_all(args.workdir, args.staging, args.epochs, args.learning_rate, args.seed,
+                   args.batch)
     except (QATError, ValueError, RuntimeError) as error:
         from export.loading import first_line
         print(f"export.qat: error: {first_line(error)}", file=sys.stderr)

@@ -1,4 +1,4 @@
-"""Run Keras and LiteRT models on held-out images; accuracy and the float32 parity check.
+"""Run Keras and LiteRT models on held-out images; accuracy, the float32 parity check, shapes.
 
 LiteRT runs through `ai_edge_litert.interpreter.Interpreter`. Integer models
 take int8 input: the float images are quantized with the input tensor's
@@ -16,7 +16,7 @@ BATCH = 64
 
 
 class ParityError(RuntimeError):
-    """An exported model does not compute what its Keras model computes."""
+    """An exported model does not compute what its Keras model computes, or has other shapes."""
 
 
 def held_out(task):
@@ -53,25 +53,42 @@ def dequantize_output(values, details):
     return values.astype(np.float32)
 
 
-def tflite_logits(content, images, batch=BATCH, num_threads=1):
-    """Float logits of a .tflite model (bytes) on `images`, `batch` images per invoke."""
+def tflite_logits(content, images, num_threads=1):
+    """Float logits of a .tflite model (bytes) on `images`.
+
+    Each invoke takes the file's own fixed batch of images; the last one is
+    padded with zeros, whose logits are dropped.
+    """
     interpreter = Interpreter(model_content=content, num_threads=num_threads)
-    input_index = interpreter.get_input_details()[0]["index"]
-    size = None
+    interpreter.allocate_tensors()
+    input_details = interpreter.get_input_details()[0]
+    output_details = interpreter.get_output_details()[0]
+    batch = int(input_details["shape"][0])
+    padded = np.zeros((-(-len(images) // batch) * batch, *images.shape[1:]), np.float32)
+    padded[:len(images)] = images
     out = []
-    for start in range(0, len(images), batch):
-        chunk = images[start:start + batch]
-        if len(chunk) != size:
-            size = len(chunk)
-            interpreter.resize_tensor_input(input_index, [size, *images.shape[1:]])
-            interpreter.allocate_tensors()
-            input_details = interpreter.get_input_details()[0]
-            output_details = interpreter.get_output_details()[0]
-        interpreter.set_tensor(input_index, quantize_input(chunk, input_details))
+    for start in range(0, len(padded), batch):
+        interpreter.set_tensor(input_details["index"],
+                               quantize_input(padded[start:start + batch], input_details))
         interpreter.invoke()
         out.append(dequantize_output(interpreter.get_tensor(output_details["index"]),
                                      output_details))
-    return np.concatenate(out)
+    return np.concatenate(out)[:len(images)]
+
+
+def input_signature(content):
+    """The input `shape_signature` of a .tflite model (bytes): -1 marks a dynamic dimension."""
+    interpreter = Interpreter(model_content=content)
+    return [int(d) for d in interpreter.get_input_details()[0]["shape_signature"]]
+
+
+def check_input_signature(name, content, shape):
+    """Raise ParityError unless the file's input `shape_signature` is `shape` (the manifest's)."""
+    signature = input_signature(content)
+    if signature != list(shape):
+        raise ParityError(f"{name}: the file's input shape_signature is {signature}, the "
+                          f"manifest says {list(shape)}; every dimension must be fixed")
+    return signature
 
 
 def accuracy(logits, labels):

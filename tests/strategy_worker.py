@@ -21,7 +21,7 @@ import keras  # noqa: E402
 import ml_collections  # noqa: E402
 import numpy as np  # noqa: E402
 
-from dvn_tf import experiment  # noqa: E402
+from dvn_tf import experiment, strategies  # noqa: E402
 from dvn_tf.model import DVNModel  # noqa: E402
 from dvn_tf.units import UnitPlan  # noqa: E402
 
@@ -112,7 +112,7 @@ class FakeTask:
 
 def main(out_path):
     default = tf.distribute.get_strategy()
-    mirrored = experiment.make_strategy("mirrored")
+    mirrored = strategies.make_strategy("mirrored")
     report = {"replicas": mirrored.num_replicas_in_sync}
 
     # 1. Rows 4-7 repeat rows 0-3: each replica's half has the whole batch's BN statistics.

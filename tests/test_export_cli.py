@@ -48,6 +48,11 @@ def test_export_writes_a_complete_manifest(digits_run, digits_export):
         assert abs(model["accuracy_tflite"] - model["accuracy_keras"]) <= 0.005
         assert model["quantize"] == "none" and 0 < model["latency_ms"] < 1000
         assert model["arena_bytes"] > 4 * 8 * 8 * 8  # at least one activation of the stem
+        interpreter = Interpreter(model_content=content)  # a fixed batch: LiteRT.js runs it
+        assert list(interpreter.get_input_details()[0]["shape_signature"]) == [1, 8, 8, 1]
+        assert list(interpreter.get_output_details()[0]["shape_signature"]) == [1, 5]
+    with open(os.path.join(out, "samples", "index.json")) as file:
+        assert {task: len(files) for task, files in json.load(file).items()} == {"low": 10, "high": 10}
     assert sorted(os.listdir(out)) == sorted(
         ["manifest.json", "samples"] + [m["file"] for m in manifest["models"]]), \
         "temporary files left"
@@ -143,6 +148,10 @@ def test_workdir_without_model(tmp_path):
 
 def test_unknown_quantize_mode(fake_run):
     assert_one_line_error(export(fake_run, "--quantize=int4"), "unknown quantize mode 'int4'")
+
+
+def test_batch_below_one(fake_run):
+    assert_one_line_error(export(fake_run, "--batch=0"), "--batch must be >= 1")
 
 
 def test_unwritable_output_directory(fake_run):

@@ -15,7 +15,7 @@ def test_float32_tflite_matches_the_dvn_at_every_task_and_level(backbone):
         for level in dvn.levels:
             content = convert.to_tflite(dvn.to_plain(task, level), "none")
             reference = np.asarray(dvn(images, task=task, level=level))
-            logits = verify.tflite_logits(content, images, batch=8)
+            logits = verify.tflite_logits(content, images)
             disagreement, relative = verify.check_parity(
                 f"t{task} level {level}", reference, logits)
             assert disagreement == 0.0 and relative < 1e-5

@@ -64,6 +64,8 @@ BAD_MANIFESTS = {
     "no_input": (_set(["input"], DELETE),
                  r"tasks\[0\] has no input and there is no top-level input"),
     "bad_shape": (_set(["input", "shape"], [12, 12, 3]), r"input.shape must be \[1, H, W, C\]"),
+    "batch_4": (_set(["input", "shape"], [4, 12, 12, 3]),
+                r"input.shape has batch 4, .* export with --batch=1"),
     "bad_dtype": (_set(["input", "dtype"], "float64"), "input.dtype must be one of"),
     "zero_std": (_set(["input", "std"], [0.2, 0.0, 0.2]), "input.std must be > 0"),
     "mean_length": (_set(["input", "mean"], [0.5, 0.5]), "input.mean must hold 1 or 3"),

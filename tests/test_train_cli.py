@@ -56,13 +56,14 @@ def test_bad_input_gives_one_line_and_nonzero_exit(tmp_path, args, message):
 
 
 def test_same_seed_same_results_other_seed_other_split(tmp_path):
+    from configs import digits
+    from dvn_tf.train import run
+
     runs = []
     for name, seed in (("a", 3), ("b", 3), ("c", 4)):
-        run = train(f"--workdir={tmp_path / name}", "--config.epochs=1", f"--config.seed={seed}",
-                    *TINY)
-        assert run.returncode == 0, run.stderr[-2000:]
-        results = json.loads((tmp_path / name / "results.json").read_text())
-        runs.append([e["accuracy"] for e in results["entries"]])
+        config = digits.get_config()
+        config.update({"epochs": 1, "seed": seed, "base_width": 8, "batch_size": 64})
+        runs.append([e["accuracy"] for e in run(config, str(tmp_path / name))["entries"]])
     assert runs[0] == runs[1]
     assert runs[0] != runs[2]
 
@@ -89,7 +90,14 @@ def test_killed_run_resumes_from_last_epoch(tmp_path):
     assert (tmp_path / "results.json").exists()
 
 
-def test_resuming_with_another_config_is_refused(tmp_path):
-    assert train(f"--workdir={tmp_path}", "--config.epochs=1", *TINY).returncode == 0
-    run = train(f"--workdir={tmp_path}", "--config.epochs=1", "--config.seed=9", *TINY)
+def test_resuming_with_another_config_is_refused(tmp_path, digits_run):
+    from conftest import DIGITS_RUN_EPOCHS
+    from configs import digits
+    from dvn_tf.train import check_same_run
+
+    (tmp_path / "config.json").write_text((digits_run / "config.json").read_text())
+    same = digits.get_config()
+    same.epochs = DIGITS_RUN_EPOCHS
+    check_same_run(same, str(tmp_path))  # the run's own config resumes (no exit)
+    run = train(f"--workdir={tmp_path}", f"--config.epochs={DIGITS_RUN_EPOCHS}", "--config.seed=9")
     assert run.returncode == 2 and "holds a run with another config" in run.stderr

@@ -4,12 +4,19 @@ from dvn_tf.data.base import DataNotPreparedError, TaskData
 
 
 def load_task(spec, config):
-    """The TaskData of one task spec, from the embedded digits or from tfds."""
+    """The TaskData of one task spec, from the embedded digits or from tfds.
+
+    Reads `download` and `train_examples` with defaults, as a finished run's
+    config.json may predate them.
+    """
+    train_examples = config.get("train_examples")
     if spec["dataset"] == "digits":
         from dvn_tf.data.digits import load_digits_task
-        return load_digits_task(spec, seed=config.seed, test_fraction=config.test_fraction)
+        return load_digits_task(spec, seed=config.seed, test_fraction=config.test_fraction,
+                                train_examples=train_examples)
     from dvn_tf.data.tfds_tasks import load_tfds_task
-    return load_tfds_task(spec, data_dir=config.get("data_dir"), seed=config.seed)
+    return load_tfds_task(spec, data_dir=config.get("data_dir"), seed=config.seed,
+                          download=config.get("download", True), train_examples=train_examples)
 
 
 def load_tasks(config):

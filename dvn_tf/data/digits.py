@@ -20,8 +20,11 @@ def split_digits(seed, test_fraction):
     return (x_train, y_train), (x_test, y_test)
 
 
-def load_digits_task(spec, seed=0, test_fraction=0.25):
-    """A task over the digit classes `spec['classes']`, labels remapped in that order."""
+def load_digits_task(spec, seed=0, test_fraction=0.25, train_examples=None):
+    """A task over the digit classes `spec['classes']`, labels remapped in that order.
+
+    `train_examples` keeps the first that many training examples (None: all).
+    """
     classes = list(spec.get("classes") or range(10))
     (x_train, y_train), (x_test, y_test) = split_digits(seed, test_fraction)
     mean = float(x_train.mean())
@@ -34,6 +37,7 @@ def load_digits_task(spec, seed=0, test_fraction=0.25):
         return normalized, remapped.astype("int32")
 
     train, test = subset(x_train, y_train), subset(x_test, y_test)
+    train = tuple(array[:train_examples] for array in train)
     return TaskData(
         name=spec["name"], num_classes=len(classes), labels=[str(c) for c in classes],
         input_shape=(8, 8, 1), mean=[mean], std=[std], pixel_scale=PIXEL_SCALE,

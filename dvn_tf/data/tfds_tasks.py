@@ -1,75 +1,70 @@
-"""Tasks from tensorflow-datasets: CIFAR-10, CIFAR-100, STL-10, Tiny-ImageNet.
+"""Tasks from any tensorflow-datasets image-classification dataset.
 
-`load_tfds_task(spec)` turns one task spec into a `TaskData`. Nothing here
-downloads: a dataset missing from the data dir raises `DataNotPreparedError`
-that says how to prepare it (Tiny-ImageNet is prepared here from its zip).
+`load_tfds_task(spec)` turns one task spec into a `TaskData`: the dataset's
+`image` feature (grayscale or RGB) and a class label, its `train` split for
+training and its `test` split (else `validation`) held out. A dataset missing
+from the data dir is prepared first (see dvn_tf.data.preparation).
 """
-
-import os
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from dvn_tf.data import augment
-from dvn_tf.data import tiny_imagenet  # registers the `tiny_imagenet` builder
-from dvn_tf.data.base import DataNotPreparedError, TaskData
+from dvn_tf.data.base import TaskData
+from dvn_tf.data.normalization import PIXEL_SCALE, normalization
+from dvn_tf.data.preparation import prepared_builder
 
-PIXEL_SCALE = 255.0
-
-# Per-channel mean and std of the training images, pixels scaled to [0, 1].
-NORMALIZATION = {
-    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
-    "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
-    "stl10": ((0.4467, 0.4398, 0.4066), (0.2603, 0.2566, 0.2713)),
-    "tiny_imagenet": ((0.4802, 0.4481, 0.3975), (0.2302, 0.2265, 0.2262)),
-}
-TEST_SPLIT = {
-    "cifar10": "test",
-    "cifar100": "test",
-    "stl10": "test",
-    "tiny_imagenet": "validation",
-}
+HELD_OUT_SPLITS = ("test", "validation")
 
 
-def load_tfds_task(spec, data_dir=None, seed=0):
+def load_tfds_task(spec, data_dir=None, seed=0, download=True, train_examples=None):
     """Builds the `TaskData` of one task spec (a ConfigDict or a dict).
 
-    Spec fields: `name`, `dataset` (cifar10, cifar100, stl10, tiny_imagenet),
-    `label_key` ("label"), `classes` (None or original class ids, remapped to
-    0..n-1 in that order), `augment` ("standard", "randaugment", "none"),
-    `mix` ("none", "mixup", "cutmix"), `image_size` (None: native size).
-    `data_dir` is the tfds data dir (None: tfds's default).
+    Spec fields: `name`, `dataset` (a tfds name: cifar10, fashion_mnist,
+    svhn_cropped, ...), `label_key` ("label"), then at most one of `classes`
+    (original class ids kept, remapped to 0..n-1 in that order) and `groups`
+    ({new class name: [original class ids]}, each group one new class, in
+    that order); `augment` ("standard", "randaugment", "none"), `mix` ("none",
+    "mixup", "cutmix"), `image_size` (None: native size).
+    `data_dir` is the tfds data dir (None: tfds's default); `download=False`
+    forbids network access; `train_examples` keeps only the first that many
+    training examples of the task (None: all).
     """
-    dataset = spec["dataset"]
-    if dataset not in NORMALIZATION:
-        raise ValueError(
-            f"task {spec['name']!r}: dataset={dataset!r}; expected one of "
-            f"{sorted(NORMALIZATION)}")
+    name, dataset = spec["name"], spec["dataset"]
+    builder = prepared_builder(dataset, data_dir, download)
+    features = builder.info.features
     label_key = spec.get("label_key") or "label"
-    builder = _prepared_builder(dataset, data_dir)
-    label_feature = builder.info.features[label_key]
-    class_ids = _class_ids(spec, label_feature.num_classes)
-    words = (builder.info.metadata or {}).get("words", {})
-    labels = [words.get(label_feature.names[i], label_feature.names[i])
-              for i in class_ids]
-    native_size = builder.info.features["image"].shape[0]
-    image_size = spec.get("image_size") or native_size
+    image_feature, label_feature = (features[key] if key in features.keys() else None
+                                    for key in ("image", label_key))
+    if (not isinstance(image_feature, tfds.features.Image)
+            or not isinstance(label_feature, tfds.features.ClassLabel)):
+        raise ValueError(
+            f"task {name!r}: dataset {dataset!r} needs an 'image' feature and a class label "
+            f"{label_key!r}; its features are {sorted(features.keys())}")
+    classes = _label_groups(spec, label_feature, (builder.info.metadata or {}).get("words", {}))
+    height, width, channels = _input_shape(spec, image_feature, dataset)
+    test_split = _held_out_split(builder)
+    new_id = np.full(label_feature.num_classes, -1, np.int64)
+    for index, (_, ids) in enumerate(classes):
+        new_id[ids] = index
 
-    def split_of(split):
-        return _pixel_split(builder, split, label_key, class_ids, image_size)
+    def split_of(split, limit=None):
+        return _pixel_split(builder, split, label_key, new_id, (height, width), limit)
 
-    train, train_size = split_of("train")
-    test, test_size = split_of(TEST_SPLIT[dataset])
-    mean, std = NORMALIZATION[dataset]
+    train, train_size = split_of("train", train_examples)
+    test, test_size = split_of(test_split)
+    mean, std, source = normalization(builder)
+    print(f"Task {name}: {dataset} '{label_key}', {len(classes)} classes, {train_size:,} "
+          f"training images (split 'train'), {test_size:,} held out (split '{test_split}'), "
+          f"{height}x{width}x{channels}, mean/std {source}")
     normalize = _normalizer(mean, std)
-    train = augment.augment_examples(
-        train, spec.get("augment") or "standard", seed)
+    train = augment.augment_examples(train, spec.get("augment") or "standard", seed)
     return TaskData(
-        name=spec["name"],
-        num_classes=len(class_ids),
-        labels=labels,
-        input_shape=(image_size, image_size, 3),
+        name=name,
+        num_classes=len(classes),
+        labels=[label for label, _ in classes],
+        input_shape=(height, width, channels),
         mean=list(mean),
         std=list(std),
         pixel_scale=PIXEL_SCALE,
@@ -77,95 +72,91 @@ def load_tfds_task(spec, data_dir=None, seed=0):
         test=test.map(normalize, num_parallel_calls=tf.data.AUTOTUNE),
         train_size=train_size,
         test_size=test_size,
-        augment=augment.batch_mixer(
-            spec.get("mix") or "none", len(class_ids), seed),
+        augment=augment.batch_mixer(spec.get("mix") or "none", len(classes), seed),
     )
 
 
-def _prepared_builder(dataset, data_dir):
-    """The tfds builder of `dataset`, prepared, with no download attempted.
+def _label_groups(spec, label_feature, words):
+    """`[(class name, [original ids])]` in the new logit order, from `classes` or `groups`.
 
-    Tiny-ImageNet is prepared here when its zip sits in the manual dir.
-    Raises `DataNotPreparedError` when the data is not there.
+    `words` maps an original class name to a readable one (Tiny-ImageNet's wnids).
     """
-    builder = tfds.builder(dataset, data_dir=data_dir or None)
-    manual_zip = (builder.data_dir_root / "downloads" / "manual"
-                  / tiny_imagenet.ZIP_NAME)
-    if (dataset == "tiny_imagenet" and not builder.is_prepared()
-            and manual_zip.exists()):
-        builder.download_and_prepare(
-            download_config=tfds.download.DownloadConfig(
-                try_download_gcs=False))
-    try:  # tfds (and tfds.testing.mock_data) checks for the data here
-        builder.as_dataset(split=TEST_SPLIT[dataset])
-    except AssertionError as error:  # "could not find data in ..."
-        raise _not_prepared(builder) from error
-    return builder
-
-
-def _not_prepared(builder):
-    """The one-line `DataNotPreparedError` for a builder with no data."""
-    root = os.fspath(builder.data_dir_root)
-    if builder.name == "tiny_imagenet":
-        how = (f"put the official {tiny_imagenet.ZIP_NAME} "
-               "(http://cs231n.stanford.edu/tiny-imagenet-200.zip) into "
-               f"{root}/downloads/manual/ and it is prepared locally on the "
-               "next run")
+    num_original = label_feature.num_classes
+    names = [words.get(n, n) for n in label_feature.names]
+    classes, groups = spec.get("classes"), spec.get("groups")
+    if classes is not None and groups is not None:
+        raise ValueError(f"task {spec['name']!r}: give classes or groups, not both")
+    if groups is not None:
+        chosen = [(str(label), [int(i) for i in ids]) for label, ids in dict(groups).items()]
+        wanted = "groups of distinct original ids"
+    elif classes is not None:
+        chosen = [(names[int(c)] if 0 <= int(c) < num_original else str(c), [int(c)])
+                  for c in classes]
+        wanted = "distinct original ids"
     else:
-        how = ("on a machine with internet run `python -c \"import "
-               "tensorflow_datasets as tfds; tfds.builder("
-               f"'{builder.name}', data_dir='DATA_DIR')"
-               ".download_and_prepare()\"` and copy DATA_DIR/"
-               f"{builder.name} into {root}")
-    return DataNotPreparedError(
-        f"{builder.name} is not prepared in {root}: {how}, or pass "
-        "--config.data_dir")
+        return [(names[i], [i]) for i in range(num_original)]
+    ids = [i for _, group in chosen for i in group]
+    if (not chosen or not all(group for _, group in chosen) or len(set(ids)) != len(ids)
+            or not all(0 <= i < num_original for i in ids)):
+        raise ValueError(f"task {spec['name']!r}: classes={classes}, groups={groups}; "
+                         f"expected {wanted} in [0, {num_original})")
+    return chosen
 
 
-def _class_ids(spec, num_original):
-    """The kept original class ids, in the new logit order."""
-    classes = spec.get("classes")
-    if classes is None:
-        return list(range(num_original))
-    classes = [int(c) for c in classes]
-    if (not classes or len(set(classes)) != len(classes)
-            or not all(0 <= c < num_original for c in classes)):
-        raise ValueError(
-            f"task {spec['name']!r}: classes={classes}; expected distinct ids "
-            f"in [0, {num_original})")
-    return classes
+def _input_shape(spec, image_feature, dataset):
+    """`(height, width, channels)` the task's images are resized to (or have natively)."""
+    height, width, channels = image_feature.shape
+    size = spec.get("image_size")
+    if size:
+        height = width = int(size)
+    if not height or not width or not channels:
+        raise ValueError(f"task {spec['name']!r}: the images of {dataset!r} have shape "
+                         f"{image_feature.shape}; set image_size in the task spec")
+    if image_feature.dtype != tf.uint8:
+        raise ValueError(f"task {spec['name']!r}: the images of {dataset!r} are "
+                         f"{image_feature.dtype.name}, not 8-bit")
+    return height, width, channels
 
 
-def _pixel_split(builder, split, label_key, class_ids, image_size):
+def _held_out_split(builder):
+    """`test` if the dataset has it, else `validation`."""
+    splits = list(builder.info.splits.keys())
+    if not splits:  # unknown before preparation; tfds's mock data accepts any split
+        return HELD_OUT_SPLITS[0]
+    held_out = [split for split in HELD_OUT_SPLITS if split in splits]
+    if "train" not in splits or not held_out:
+        raise ValueError(f"dataset {builder.name!r} has splits {splits}: no 'train' and "
+                         "'test' or 'validation' to train and evaluate on")
+    return held_out[0]
+
+
+def _pixel_split(builder, split, label_key, new_id, size, limit=None):
     """`(dataset of (uint8 image, int32 label), size)` for one split.
 
-    Filters and remaps labels before decoding the images, resizes, then
-    caches the decoded images, so random ops downstream run on the cache.
+    Remaps labels with `new_id` (original id -> new id, -1: dropped) and keeps
+    the first `limit` examples before decoding the images, resizes to `size`,
+    then caches the decoded images, so random ops downstream run on the cache.
     """
-    raw = builder.as_dataset(
-        split=split, decoders={"image": tfds.decode.SkipDecoding()})
+    raw = builder.as_dataset(split=split, decoders={"image": tfds.decode.SkipDecoding()})
     raw = raw.map(lambda example: (example["image"], example[label_key]))
-    num_original = builder.info.features[label_key].num_classes
-    if class_ids != list(range(num_original)):
-        new_id = np.full(num_original, -1, np.int64)
-        new_id[class_ids] = np.arange(len(class_ids))
+    if not np.array_equal(new_id, np.arange(len(new_id))):
         raw = raw.map(lambda image, label: (image, tf.gather(new_id, label)))
         raw = raw.filter(lambda image, label: label >= 0)
-    size = int(raw.cardinality())
-    if size < 0:
-        size = int(raw.reduce(0, lambda count, _: count + 1))
+    if limit is not None:
+        raw = raw.take(limit)
+    count = int(raw.cardinality())
+    if count < 0:
+        count = int(raw.reduce(0, lambda total, _: total + 1))
     decode_image = builder.info.features["image"].decode_example
 
     def decode(image, label):
         image = decode_image(image)
-        if image.shape[0] != image_size:
-            image = tf.image.resize(image, [image_size, image_size],
-                                    antialias=True)
-            image = tf.cast(tf.round(tf.clip_by_value(image, 0, 255)),
-                            tf.uint8)
+        if tuple(image.shape[:2]) != size:
+            image = tf.image.resize(image, size, antialias=True)
+            image = tf.cast(tf.round(tf.clip_by_value(image, 0, 255)), tf.uint8)
         return image, tf.cast(label, tf.int32)
 
-    return raw.map(decode, num_parallel_calls=tf.data.AUTOTUNE).cache(), size
+    return raw.map(decode, num_parallel_calls=tf.data.AUTOTUNE).cache(), count
 
 
 def _normalizer(mean, std):

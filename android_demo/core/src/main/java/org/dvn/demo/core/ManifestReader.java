@@ -187,7 +187,12 @@ public final class ManifestReader {
       dims[i] = ((Long) dim).intValue();
     }
     if (dims[0] != 1) {
-      throw fail(path + ".shape", "must have batch size 1, got " + shape + ".");
+      throw fail(
+          path + ".shape",
+          "must have batch size 1, got "
+              + shape
+              + ": this app classifies one image at a time; export with --batch=1 (the"
+              + " default).");
     }
     int channels = dims[3];
     if (channels != 1 && channels != 3) {

@@ -161,7 +161,8 @@ public class ManifestReaderTest {
   public void rejectsBadInputs() {
     assertRejected(
         VALID.replace("[1, 8, 8, 1]", "[1, 8, 8]"), "input.shape must be [1, H, W, C], got [1, 8, 8].");
-    assertRejected(VALID.replace("[1, 8, 8, 1]", "[2, 8, 8, 1]"), "input.shape must have batch size 1");
+    assertRejected(
+        VALID.replace("[1, 8, 8, 1]", "[2, 8, 8, 1]"), "export with --batch=1 (the default)");
     assertRejected(VALID.replace("[1, 8, 8, 1]", "[1, 0, 8, 1]"), "must hold positive integers");
     assertRejected(VALID.replace("[1, 8, 8, 1]", "[1, 8, 8, 4]"), "1 (gray) or 3 (RGB) channels");
     assertRejected(

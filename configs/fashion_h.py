@@ -1,0 +1,33 @@
+"""fashion_h: hierarchical classification of Fashion-MNIST, 3 coarse and 10 fine classes; k = 2.
+
+Not from the paper: the analogue of H1 (coarse-to-fine over the same
+images) on a CPU. Task `coarse` groups the ten classes through the task
+spec's `groups` (a label mapping, as any task may use): clothing (T-shirt/top,
+Trouser, Pullover, Dress, Coat, Shirt: 0, 1, 2, 3, 4, 6), footwear (Sandal,
+Sneaker, Ankle boot: 5, 7, 9) and bag (8). Task `fine` has the ten classes.
+Orders: coarse (1, 2), fine (2, 1).
+
+Data and training as `fashion` (configs/fashion.py): ResNet-8, width 8, the
+first 10,000 training images (of 60,000; the same images for both tasks),
+3 epochs, batch 64 per task, SGD with cosine decay from 0.05, standard
+augmentation; held out: the 10,000 test images. [choice] as in H1: each task
+draws its own shuffled batches of the shared images.
+
+Run: python -m dvn_tf.train --scenario=fashion_h --workdir=runs/fashion_h
+"""
+
+from configs.fashion import cpu_config
+
+COARSE_GROUPS = {"clothing": [0, 1, 2, 3, 4, 6], "footwear": [5, 7, 9], "bag": [8]}
+
+
+def get_config():
+    """The fashion_h scenario."""
+    c = cpu_config()
+    c.scenario = "fashion_h"
+    c.tasks = [
+        {"name": "coarse", "dataset": "fashion_mnist", "groups": COARSE_GROUPS,
+         "augment": "standard"},
+        {"name": "fine", "dataset": "fashion_mnist", "augment": "standard"},
+    ]
+    return c

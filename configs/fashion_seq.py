@@ -1,0 +1,31 @@
+"""fashion_seq: sequential learning of Fashion-MNIST's classes 0-4, then 5-9; k = 2 (a CPU-scale S1).
+
+Not from the paper: the analogue of S1 (METHOD.md, Eq. 4) on a CPU. Stage 1
+learns `fashion_0_4` with its hierarchy; stage 2 learns `fashion_5_9` from
+its own images only, distilling `fashion_0_4` at every level from the frozen
+stage-1 network (KD, T = 2, lambda = 1, scaled by T^2, as S1). `results.json`
+lists the accuracy after each stage under `stages`, so forgetting is the
+drop of `fashion_0_4` from stage 1 to stage 2.
+
+Data and training as `fashion` (configs/fashion.py) per stage, with [choice]
+6,000 training images per task (of 30,000): ResNet-8, width 8, 3 epochs per
+stage, batch 64, SGD with cosine decay from 0.05 restarted for stage 2,
+standard augmentation. Two stages each pay their own tracing, and a
+stage-2 step (the new task's levels, the old task's distilled levels and the
+frozen teacher) costs about a joint step: with 10,000 images per task the
+run would exceed the 10 minutes that `fashion` fits in, hence 6,000.
+
+Run: python -m dvn_tf.train --scenario=fashion_seq --workdir=runs/fashion_seq
+"""
+
+from configs.fashion import cpu_config, halves_tasks
+
+
+def get_config():
+    """The fashion_seq scenario."""
+    c = cpu_config()
+    c.scenario = "fashion_seq"
+    c.tasks = halves_tasks()
+    c.sequential = True
+    c.train_examples = 6_000
+    return c

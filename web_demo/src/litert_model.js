@@ -1,0 +1,154 @@
+/**
+ * Runs .tflite files with LiteRT.js (npm @litertjs/core, pinned in package.json)
+ * on its WebAssembly CPU accelerator, single-threaded.
+ *
+ * LiteRT.js 2.5.3's Tensor and CompiledModel classes know float32, int32 and
+ * uint8 only: compiling a full-integer model throws "Element type INT8 is not
+ * supported", and no call gives a tensor's quantization. So this module drives
+ * the same wasm bindings that LiteRT.js's own loadAndCompile and run use
+ * (`getGlobalLiteRt().liteRtWasm`, typed in its index.d.ts) for every model,
+ * and reads types, shapes and quantization from the file (tflite_file.js).
+ */
+import {getDefaultEnvironment, getGlobalLiteRt, loadLiteRt} from '@litertjs/core';
+
+import {readTensors} from './tflite_file.js';
+
+const ARRAYS = {float32: Float32Array, int8: Int8Array, uint8: Uint8Array};
+const INTEGER_RANGES = {int8: [-128, 127], uint8: [0, 255]};
+
+/** Loads LiteRT.js's wasm runtime (the plain build: no threads, no JSPI) from `wasmDirectory`. */
+export async function startLiteRt(wasmDirectory) {
+  await loadLiteRt(wasmDirectory);
+}
+
+/** Round half to even, as numpy's np.round (the Python runtime's quantization). */
+function roundHalfEven(x) {
+  const rounded = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && rounded % 2 !== 0 ? rounded - 1 : rounded;
+}
+
+/**
+ * Float values as the tensor's element type: integer tensors get
+ * round(x / scale) + zero_point, clipped, computed in float32 as numpy does.
+ */
+export function quantize(values, tensor) {
+  const range = INTEGER_RANGES[tensor.type];
+  if (!range) return Float32Array.from(values);
+  const scale = Math.fround(tensor.scale);
+  const out = new ARRAYS[tensor.type](values.length);
+  for (let i = 0; i < values.length; i++) {
+    const q = roundHalfEven(Math.fround(values[i] / scale)) + tensor.zeroPoint;
+    out[i] = Math.min(range[1], Math.max(range[0], q));
+  }
+  return out;
+}
+
+/** Tensor values as float32: integer tensors get (q - zero_point) * scale. */
+export function dequantize(values, tensor) {
+  if (!INTEGER_RANGES[tensor.type]) return Float32Array.from(values);
+  const scale = Math.fround(tensor.scale);
+  return Float32Array.from(values, (q) => Math.fround(Math.fround(q - tensor.zeroPoint) * scale));
+}
+
+function checkStatic(tensor, which) {
+  if (tensor.shapeSignature.some((d) => d < 1)) {
+    throw new Error(`its ${which} shape signature is [${tensor.shapeSignature}] with a dynamic ` +
+                    'dimension, which LiteRT.js cannot run: export again with the current ' +
+                    '`python -m export`, which fixes the batch');
+  }
+  if (!ARRAYS[tensor.type]) throw new Error(`its ${which} is ${tensor.type}; ` +
+                                           'this demo runs float32, int8 and uint8 tensors');
+}
+
+/**
+ * One compiled .tflite file. Its input buffer is made once and reused: `run`
+ * calls are queued, so a call may come while another is in flight.
+ */
+export class CompiledFile {
+  /** Copies `bytes` into wasm memory, then loads and compiles them for the CPU. */
+  static async compile(bytes) {
+    const tensors = readTensors(bytes);
+    if (tensors.inputs.length !== 1 || tensors.outputs.length !== 1) {
+      throw new Error(`it has ${tensors.inputs.length} inputs and ${tensors.outputs.length} ` +
+                      'outputs; a classifier has one of each');
+    }
+    checkStatic(tensors.inputs[0], 'input');
+    checkStatic(tensors.outputs[0], 'output');
+    const wasm = getGlobalLiteRt().liteRtWasm;
+    const environment = getDefaultEnvironment();
+    const pointer = wasm._malloc(bytes.byteLength);
+    wasm.HEAPU8.set(bytes, pointer);
+    let model = null;
+    let compiled = null;
+    try {
+      model = wasm.loadModel(environment.liteRtEnvironment, pointer, bytes.byteLength);
+      compiled = await wasm.compileModel(environment.liteRtEnvironment, model, {
+        environment, accelerator: 'wasm', cpuOptions: {numThreads: 1}, gpuOptions: {},
+        webNNOptions: {}});
+      return new CompiledFile(wasm, environment, pointer, model, compiled, tensors, 0);
+    } catch (error) {
+      compiled?.delete();
+      model?.delete();
+      wasm._free(pointer);
+      throw error;
+    }
+  }
+
+  /** `signature` indexes the file's signatures (a per-level file has one, 0). */
+  constructor(wasm, environment, pointer, model, compiled, tensors, signature) {
+    this.wasm = wasm;
+    this.pointer = pointer;
+    this.model = model;
+    this.compiled = compiled;
+    this.input = tensors.inputs[0];
+    this.output = tensors.outputs[0];
+    this.signature = signature;
+    const type = model.getInputTensorType(signature, 0);
+    this.inputBuffer = wasm.LiteRtTensorBuffer.createManaged(
+        environment.liteRtEnvironment, wasm.LiteRtTensorBufferType.HOST_MEMORY, type, type.bytes());
+    type.delete();
+    this.queue = Promise.resolve();
+  }
+
+  /**
+   * Float input values (the input tensor's shape, row-major) -> float32 output
+   * values. Integer models quantize the input and dequantize the output with
+   * their tensors' scale and zero point.
+   */
+  run(values) {
+    const result = this.queue.then(() => this.runNow(values));
+    this.queue = result.catch(() => {});
+    return result;
+  }
+
+  async runNow(values) {
+    const count = this.input.shape.reduce((a, b) => a * b, 1);
+    if (values.length !== count) {
+      throw new Error(`the model takes ${count} input values, got ${values.length}`);
+    }
+    const {wasm, inputBuffer} = this;
+    const data = quantize(values, this.input);
+    const at = inputBuffer.lock(wasm.LiteRtTensorBufferLockMode.WRITE);
+    new data.constructor(wasm.HEAPU8.buffer, at, data.length).set(data);
+    inputBuffer.unlock();
+    const outputs = await this.compiled.run(this.signature, [inputBuffer]);
+    try {
+      const result = outputs[0];
+      const size = this.output.shape.reduce((a, b) => a * b, 1);
+      const from = result.lock(wasm.LiteRtTensorBufferLockMode.READ);
+      const raw = new ARRAYS[this.output.type](wasm.HEAPU8.buffer, from, size).slice();
+      result.unlock();
+      return dequantize(raw, this.output);
+    } finally {
+      for (const output of outputs) output.delete();
+    }
+  }
+
+  /** Frees the compiled model, its input buffer and its copy of the file. */
+  delete() {
+    this.inputBuffer.delete();
+    this.compiled.delete();
+    this.model.delete();
+    this.wasm._free(this.pointer);
+  }
+}

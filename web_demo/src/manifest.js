@@ -1,0 +1,76 @@
+/**
+ * Reads an export's manifest.json (format 1, see DESIGN.md) into what the demo
+ * needs: each task's labels and input, and its levels with their files' URLs.
+ */
+
+const FORMAT = 1;
+const REEXPORT = 'export again with `python -m export --workdir=DIR`';
+
+function check(condition, message) {
+  if (!condition) throw new Error(`manifest.json: ${message}; ${REEXPORT}`);
+}
+
+function parseInput(raw, where) {
+  check(raw && Array.isArray(raw.shape) && raw.shape.length === 4 &&
+          raw.shape.every((d) => Number.isInteger(d) && d > 0),
+          `${where}.shape must be [B, H, W, C], got ${JSON.stringify(raw?.shape)}`);
+  const [batch, height, width, channels] = raw.shape;
+  check(batch === 1, `${where}.shape has batch ${batch}, but this demo classifies one ` +
+                       'image at a time: export with --batch=1 (the default)');
+  check(channels === 1 || channels === 3, `${where}.shape must have 1 or 3 channels`);
+  for (const key of ['mean', 'std']) {
+    check(Array.isArray(raw[key]) && [1, channels].includes(raw[key].length) &&
+            raw[key].every(Number.isFinite), `${where}.${key} must hold 1 or C numbers`);
+  }
+  check(raw.std.every((s) => s > 0), `${where}.std must be > 0`);
+  return {shape: raw.shape, height, width, channels, mean: raw.mean, std: raw.std};
+}
+
+/**
+ * The manifest document `raw` (fetched from `url`) as
+ * {scenario, tasks: [{name, labels, input, levels: [{level, url, ...model}]}]},
+ * levels ascending; file URLs are resolved against the manifest's URL.
+ */
+export function parseManifest(raw, url) {
+  check(raw && raw.format === FORMAT, `format must be ${FORMAT}, got ${raw?.format}`);
+  const shared = raw.input ? parseInput(raw.input, 'input') : null;
+  check(Array.isArray(raw.tasks) && raw.tasks.length > 0, 'tasks is empty');
+  check(Array.isArray(raw.models), 'models is missing');
+  const tasks = raw.tasks.map((task, i) => {
+    check(typeof task.name === 'string' && Array.isArray(task.labels) &&
+            task.labels.length === task.num_classes, `tasks[${i}] needs name and labels`);
+    const input = task.input ? parseInput(task.input, `tasks[${i}].input`) : shared;
+    check(input, `tasks[${i}] has no input and there is no top-level input`);
+    const levels = raw.models.filter((model) => model.task === task.name)
+        .map((model) => {
+          check(/^[0-9a-f]{64}$/.test(model.sha256) && Number.isInteger(model.level) &&
+                  Number.isInteger(model.arena_bytes) && typeof model.file === 'string',
+                  `the model of task ${task.name} level ${model.level} lacks a field`);
+          return {...model, url: new URL(model.file, url).href};
+        })
+        .sort((a, b) => a.level - b.level);
+    check(levels.length > 0, `task ${task.name} has no models`);
+    return {name: task.name, labels: task.labels, input, levels};
+  });
+  return {scenario: raw.scenario, tasks};
+}
+
+/** Fetches and parses `url` (a manifest.json); throws a one-line Error on failure. */
+export async function loadManifest(url) {
+  const response = await fetch(url);
+  if (!response.ok) {
+    throw new Error(`cannot fetch ${url} (HTTP ${response.status}): serve an export there, ` +
+                    'e.g. `make web-demo WORKDIR=runs/digits`');
+  }
+  return parseManifest(await response.json(), response.url);
+}
+
+/** The export's sample images per task ({task: [URL]}), from samples/index.json; {} if none. */
+export async function loadSamples(manifestUrl) {
+  const index = new URL('samples/index.json', manifestUrl);
+  const response = await fetch(index);
+  if (!response.ok) return {};
+  const files = await response.json();
+  return Object.fromEntries(Object.entries(files).map(([task, names]) => [
+    task, names.map((name) => new URL(`samples/${task}/${name}`, manifestUrl).href)]));
+}
