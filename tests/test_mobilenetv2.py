@@ -177,6 +177,7 @@ def test_save_and_load_round_trip(tmp_path):
                                    dvn(images, task=1, level=level), rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.slow  # a CLI process: 46 s at load 5 on the 2 shared cores
 def test_the_train_cli_refuses_a_mismatched_model_in_one_line(saved_keras, tmp_path):
     """RGB ImageNet-style weights into the 1-channel digits network: the stem does not fit."""
     run = subprocess.run(
