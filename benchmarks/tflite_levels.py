@@ -26,12 +26,12 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
 import numpy as np
+from litert_timing import interleaved_latency
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ARCHITECTURES = ("wrn-16-4", "resnet-20")
@@ -167,74 +167,6 @@ def build_files(directory, rounds, units):
     return records
 
 
-# ---- phase 2: LiteRT only (run in a child process) --------------------------------------
-
-def litert_child(spec_path):
-    """Interleaved A/B latency of export vs twin, and switch times; prints JSON."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    with open(spec_path) as file:
-        spec = json.load(file)
-    rng = np.random.default_rng(0)
-
-    def ready(path):
-        interpreter = Interpreter(model_path=path, num_threads=1)
-        interpreter.allocate_tensors()
-        index = interpreter.get_input_details()[0]["index"]
-        interpreter.set_tensor(index, rng.normal(size=(1, *INPUT)).astype(np.float32))
-        for _ in range(5):
-            interpreter.invoke()
-        return interpreter
-
-    def round_median(interpreter, count):
-        times = []
-        for _ in range(count):
-            start = time.perf_counter()
-            interpreter.invoke()
-            times.append((time.perf_counter() - start) * 1e3)
-        return statistics.median(times)
-
-    def switch(path):
-        start = time.perf_counter()
-        with open(path, "rb") as file:
-            interpreter = Interpreter(model_content=file.read(), num_threads=1)
-        interpreter.allocate_tensors()
-        index = interpreter.get_input_details()[0]["index"]
-        interpreter.set_tensor(index, np.zeros((1, *INPUT), np.float32))
-        interpreter.invoke()
-        return (time.perf_counter() - start) * 1e3
-
-    results = []
-    for record in spec["records"]:
-        a, b = ready(record["export_file"]), ready(record["twin_file"])
-        estimate = round_median(a, 3)
-        count = max(5, min(200, int(spec["round_ms"] / max(estimate, 1e-3))))
-        rounds = {"export": [], "twin": []}
-        for _ in range(spec["rounds"]):  # A/B/A/B
-            rounds["export"].append(round_median(a, count))
-            rounds["twin"].append(round_median(b, count))
-        del a, b
-        switches = [switch(record["export_file"]) for _ in range(5)]
-        results.append({"export_ms": statistics.median(rounds["export"]),
-                        "twin_ms": statistics.median(rounds["twin"]),
-                        "export_rounds_ms": rounds["export"], "twin_rounds_ms": rounds["twin"],
-                        "switch_ms": statistics.median(switches), "switch_max_ms": max(switches)})
-    print(json.dumps(results))
-
-
-def run_litert_child(records, rounds, round_ms):
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as file:
-        json.dump({"records": records, "rounds": rounds, "round_ms": round_ms}, file)
-    try:
-        result = subprocess.run([sys.executable, os.path.abspath(__file__),
-                                 f"--litert-child={file.name}"], capture_output=True, text=True)
-    finally:
-        os.remove(file.name)
-    if result.returncode != 0:
-        sys.exit(f"tflite_levels: LiteRT timing failed: {result.stderr.strip().splitlines()[-1]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
 # ---- report -------------------------------------------------------------------------------
 
 def ratios(records):
@@ -311,10 +243,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--units", type=int, default=4, help="k, the units (and levels)")
     parser.add_argument("--round-ms", type=float, default=150.0)
-    parser.add_argument("--litert-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.litert_child:
-        return litert_child(args.litert_child)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     sys.path.insert(0, REPO)
     from export.measure import measure_file
@@ -325,7 +254,9 @@ def main():
         print("Converting the levels and their plain twins; timing Keras on TensorFlow", flush=True)
         records = build_files(directory, args.rounds, args.units)
         print("Timing LiteRT (A/B rounds) and switches in a LiteRT-only process", flush=True)
-        for record, timing in zip(records, run_litert_child(records, args.rounds, args.round_ms)):
+        groups = [{"export": r["export_file"], "twin": r["twin_file"]} for r in records]
+        for record, timing in zip(records, interleaved_latency(
+                groups, args.rounds, args.round_ms, threads=1, switch_kind="export")):
             record.update(timing)
         print("Measuring memory cost (fresh process per file)", flush=True)
         for record in records:

@@ -22,8 +22,12 @@ def base_config():
     c.train_examples = ml_collections.config_dict.placeholder(int)  # per task; None: all
     c.test_fraction = 0.25  # embedded digits only: held-out share of the stratified split
     # Network.
-    c.backbone = "resnet-20"
-    c.base_width = 16
+    c.backbone = "resnet-20"  # resnet-N | wrn-N-S | mobilenetv2
+    c.base_width = 16  # resnet and wrn: stem width
+    c.width_multiplier = 1.0  # mobilenetv2: Keras's alpha
+    c.depth_coefficient = 1.0  # mobilenetv2: share of its blocks per row, 1 = Keras's 17
+    # A saved Keras MobileNetV2 (.keras) to start the full-width layers from (dvn_tf/pretrained.py).
+    c.init_from = ml_collections.config_dict.placeholder(str)
     c.dropout = 0.0
     c.bn_momentum = 0.9
     c.units = 2

@@ -4,10 +4,14 @@ import keras
 
 
 def count_flops(model):
-    """FLOPs of one image: 2 x multiply-accumulates of every Conv2D and Dense layer."""
+    """FLOPs of one image: 2 x multiply-accumulates of every Conv2D, DepthwiseConv2D and Dense layer."""
     flops = 0
     for layer in model.layers:
-        if isinstance(layer, keras.layers.Conv2D):
+        if isinstance(layer, keras.layers.DepthwiseConv2D):
+            height, width, channels = layer.output.shape[1:]
+            kh, kw = layer.kernel.shape[:2]
+            flops += 2 * height * width * kh * kw * channels
+        elif isinstance(layer, keras.layers.Conv2D):
             height, width, out_channels = layer.output.shape[1:]
             kh, kw, in_channels, _ = layer.kernel.shape
             flops += 2 * height * width * kh * kw * in_channels * out_channels

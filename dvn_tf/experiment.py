@@ -7,10 +7,12 @@ import time
 
 import keras
 
+from dvn_tf.backbones import channel_multiple
 from dvn_tf.counting import level_cost
 from dvn_tf.files import read_json, write_text_atomically
 from dvn_tf.data.pipeline import evaluation_dataset, steps_per_epoch, training_dataset
 from dvn_tf.model import DVNModel, metric_name
+from dvn_tf.pretrained import initialize_from_keras
 from dvn_tf.units import UnitPlan, format_significance
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
@@ -31,15 +33,17 @@ def set_precision(config):
 
 
 def make_plan(config):
-    """The UnitPlan of a config: its tasks, units, order rule and unit fractions."""
+    """The UnitPlan of a config: its tasks, units, order rule, unit fractions and channel blocks."""
     return UnitPlan.from_rule(len(config.tasks), config.units, config.order_rule,
-                              config.unit_fractions)
+                              config.unit_fractions, channel_multiple(config.backbone))
 
 
-def make_model(config, tasks, plan=None, base_width=None):
+def make_model(config, tasks, plan=None, base_width=None, width_multiplier=None):
     """The DVN of a config over the given tasks, with every weight built.
 
-    `plan` and `base_width` replace the config's for the compared methods.
+    `plan`, `base_width` and `width_multiplier` replace the config's for the
+    compared methods. With `init_from`, the weights start from that saved
+    Keras MobileNetV2 (dvn_tf/pretrained.py).
     """
     model = DVNModel(
         task_names=[t.name for t in tasks], num_classes=[t.num_classes for t in tasks],
@@ -48,10 +52,14 @@ def make_model(config, tasks, plan=None, base_width=None):
         dropout=config.dropout,
         bn_momentum=config.bn_momentum, level_weights=config.level_weights,
         per_level_heads=config.per_level_heads, label_smoothing=config.label_smoothing,
+        width_multiplier=width_multiplier or config.width_multiplier,
+        depth_coefficient=config.depth_coefficient,
         inplace_distill_weight=config.get("inplace_distill_weight", 0.0),
         inplace_distill_temperature=config.get("inplace_distill_temperature", 1.0),
         name="dvn")
     model.build()
+    if config.init_from:
+        initialize_from_keras(model, config.init_from)
     return model
 
 

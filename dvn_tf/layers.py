@@ -8,6 +8,7 @@ export and for honest parameter counts.
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import ops
 
 from dvn_tf.units import UnitPlan
@@ -125,6 +126,78 @@ class SlicedConv2D(_PlanLayer):
 
 
 @keras.saving.register_keras_serializable(package="dvn")
+class SlicedDepthwiseConv2D(_PlanLayer):
+    """A bias-free 'same' depthwise conv that runs with `kernel[:, :, S]` of a (task, level).
+
+    A depthwise kernel has no cross-channel part: a level's kernel is its own
+    channels' filters, so every weight belongs to exactly one unit.
+
+    Args:
+      width: channels in and out (depth multiplier 1).
+      kernel_size: square kernel size.
+      plan: the UnitPlan (or its config).
+      strides: square stride.
+      kernel_initializer: None for He normal over the true fan-in of a
+        depthwise filter (kernel_size ** 2, not kernel_size ** 2 x width).
+    """
+
+    def __init__(self, width, kernel_size, plan, strides=1, kernel_initializer=None, **kwargs):
+        super().__init__(plan, **kwargs)
+        _check_positive_int(type(self).__name__, width=width, kernel_size=kernel_size,
+                            strides=strides)
+        if width < self.plan.units:
+            raise ValueError(f"SlicedDepthwiseConv2D: width must be >= units={self.plan.units}, "
+                             f"got width={width}")
+        self.width = width
+        self.kernel_size = kernel_size
+        self.strides = strides
+        self.kernel_initializer = (None if kernel_initializer is None
+                                   else keras.initializers.get(kernel_initializer))
+
+    def build(self, input_shape):
+        # Keras computes fan-in as kernel_size ** 2 x width for this shape: scale it back.
+        he_normal = keras.initializers.VarianceScaling(2.0 * self.width, "fan_in",
+                                                       "truncated_normal")
+        self.kernel = self.add_weight(
+            name="kernel", shape=(self.kernel_size, self.kernel_size, self.width, 1),
+            initializer=self.kernel_initializer or he_normal)
+
+    def sliced_kernel(self, task, level):
+        """The kernel restricted to (task, level)'s channels."""
+        return take_channels(self.kernel, self.plan.channels(self.width, task, level), axis=2)
+
+    def call(self, inputs, *, task, level):
+        return ops.depthwise_conv(inputs, self.sliced_kernel(task, level), strides=self.strides,
+                                  padding="same")
+
+    def apply_plain(self, inputs, task, level):
+        """Apply a plain DepthwiseConv2D holding (task, level)'s kernel to a functional tensor."""
+        kernel = ops.convert_to_numpy(self.sliced_kernel(task, level))
+        conv = keras.layers.DepthwiseConv2D(self.kernel_size, strides=self.strides,
+                                            padding="same", use_bias=False, name=self.name)
+        outputs = conv(inputs)
+        conv.set_weights([kernel])
+        return outputs
+
+    def get_config(self):
+        initializer = self.kernel_initializer
+        return {**super().get_config(), "width": self.width, "kernel_size": self.kernel_size,
+                "strides": self.strides,
+                "kernel_initializer": initializer and keras.initializers.serialize(initializer)}
+
+
+class ReplicaSyncedBatchNorm(keras.layers.BatchNormalization):
+    """BatchNormalization whose batch statistics are synchronized across replicas when there are
+    several, and computed locally (as the same numbers, with about 40 fewer ops per layer in a
+    traced train step) under a single replica."""
+
+    def _moments(self, inputs, mask):
+        if mask is None and tf.distribute.get_strategy().num_replicas_in_sync == 1:
+            return ops.moments(inputs, axes=self._reduction_axes)
+        return super()._moments(inputs, mask)
+
+
+@keras.saving.register_keras_serializable(package="dvn")
 class SwitchableBatchNorm(_PlanLayer):
     """Batch norm with private statistics and affine parameters per (task, level).
 
@@ -143,8 +216,8 @@ class SwitchableBatchNorm(_PlanLayer):
         self.momentum = momentum
         self.epsilon = epsilon
         self.norms = [
-            keras.layers.BatchNormalization(momentum=momentum, epsilon=epsilon, synchronized=True,
-                                            name=f"bn_t{task}_l{level}")
+            ReplicaSyncedBatchNorm(momentum=momentum, epsilon=epsilon, synchronized=True,
+                                   name=f"bn_t{task}_l{level}")
             for task in range(self.plan.num_tasks)
             for level in range(1, self.plan.units + 1)]
 

@@ -5,7 +5,8 @@
 - finetune / feature_extraction: sequential stages without distillation; the
   second trains only the new task's head and batch norms.
 - nested: one hierarchical network per task (Eq. 1), nothing shared across tasks.
-- independent: one plain network per (task, level), of that level's width.
+- independent: one plain network per (task, level), of that level's width
+  (ResNet, WRN: base_width * level / k; MobileNetV2: width_multiplier * level / k).
 """
 
 import os
@@ -15,6 +16,7 @@ import keras
 from dvn_tf.distillation import SequentialTrainer
 from dvn_tf.experiment import (TrainClock, entry, evaluate, fit, make_model, make_optimizer,
                                results_dict, save_model)
+from dvn_tf.backbones import channel_multiple
 from dvn_tf.data.pipeline import steps_per_epoch
 from dvn_tf.units import UnitPlan
 
@@ -105,17 +107,23 @@ def run_members(config, tasks, workdir, strategy):
     Each network is saved in its members/ directory; there is no single model to export.
     """
     k, entries, seconds, stored = config.units, [], 0.0, 0
+    if config.method == "independent" and config.init_from:
+        raise ValueError("init_from loads one full-width network; method 'independent' trains "
+                         "networks of other widths: use method dvn or nested with init_from")
     full_order = list(range(1, k + 1))
     for task in tasks:
         if config.method == "nested":
-            members = [(task.name, UnitPlan(k, [full_order]), config.base_width, None)]
+            plan = UnitPlan(k, [full_order], multiple=channel_multiple(config.backbone))
+            members = [(task.name, plan, config.base_width, config.width_multiplier, None)]
         else:
             members = [(f"{task.name}_L{level}", UnitPlan(1, [[1]]),
-                        max(1, config.base_width * level // k), level)
+                        max(1, config.base_width * level // k),
+                        config.width_multiplier * level / k, level)
                        for level in full_order]
-        for name, plan, width, as_level in members:
-            def build(plan=plan, width=width):
-                model = make_model(config, [task], plan=plan, base_width=width)
+        for name, plan, width, multiplier, as_level in members:
+            def build(plan=plan, width=width, multiplier=multiplier):
+                model = make_model(config, [task], plan=plan, base_width=width,
+                                   width_multiplier=multiplier)
                 return model, model
 
             print(f"{config.method}: training {name}")

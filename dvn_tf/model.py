@@ -1,7 +1,6 @@
 """The DVN model: one sliced backbone, one head per task, all (task, level)s trained jointly."""
 
 import keras
-import numpy as np
 import tensorflow as tf
 from keras import ops
 
@@ -54,8 +53,11 @@ class DVNModel(keras.Model):
       num_classes: classes per task.
       plan: the UnitPlan (or its config).
       input_shape: (H, W, C), or one per task when they differ.
-      backbone: 'resnet-N' or 'wrn-N-S'.
-      base_width: stem width; stage widths are base_width * widen * (1, 2, 4).
+      backbone: 'resnet-N', 'wrn-N-S' or 'mobilenetv2'.
+      base_width: ResNet and WRN: stem width; stage widths are base_width * widen * (1, 2, 4).
+      width_multiplier: MobileNetV2's width multiplier (Keras's alpha).
+      depth_coefficient: MobileNetV2's share of blocks per row (1: Keras's 17).
+        Its strides follow the smallest input size.
       level_weights: loss weight per level (all 1 when None).
       per_level_heads: a head per level instead of a sliced shared head.
       inplace_distill_weight: in-place distillation (US-Nets): each level below
@@ -66,7 +68,8 @@ class DVNModel(keras.Model):
 
     def __init__(self, task_names, num_classes, plan, input_shape, backbone="resnet-20",
                  base_width=16, dropout=0.0, bn_momentum=0.9, level_weights=None,
-                 per_level_heads=False, label_smoothing=0.0, inplace_distill_weight=0.0,
+                 per_level_heads=False, label_smoothing=0.0, width_multiplier=1.0,
+                 depth_coefficient=1.0, inplace_distill_weight=0.0,
                  inplace_distill_temperature=1.0, **kwargs):
         super().__init__(**kwargs)
         self.plan = as_plan(plan)
@@ -87,7 +90,8 @@ class DVNModel(keras.Model):
                 f"DVNModel: need {self.plan.units} level weights, got {self.level_weights}")
         self.backbone, self.base_width, self.dropout = backbone, base_width, dropout
         self.bn_momentum, self.per_level_heads = bn_momentum, per_level_heads
-        self.label_smoothing = label_smoothing
+        self.label_smoothing, self.width_multiplier = label_smoothing, width_multiplier
+        self.depth_coefficient = depth_coefficient
         if inplace_distill_weight < 0 or inplace_distill_temperature <= 0:
             raise ValueError(f"DVNModel: need inplace_distill_weight >= 0 and "
                              f"inplace_distill_temperature > 0, got {inplace_distill_weight} "
@@ -95,7 +99,8 @@ class DVNModel(keras.Model):
         self.inplace_distill_weight = inplace_distill_weight
         self.inplace_distill_temperature = inplace_distill_temperature
         self.stages, self.feature_width = build_stages(
-            backbone, self.plan, base_width, dropout, bn_momentum)
+            backbone, self.plan, base_width, dropout, bn_momentum, width_multiplier,
+            depth_coefficient, input_size=min(min(shape[:2]) for shape in self.input_shapes))
         self.heads = [TaskHead(n, self.feature_width, self.plan, task, per_level_heads,
                                name=f"head_{name}")
                       for task, (name, n) in enumerate(zip(self.task_names, num_classes))]
@@ -117,20 +122,29 @@ class DVNModel(keras.Model):
         return self.accuracy_metrics[task * self.plan.units + level - 1]
 
     def build(self, input_shape=None):
-        """Create every weight by running each (task, level) once on zeros."""
-        self.built = True  # before the calls below, so they do not build again
-        for task, shape in enumerate(self.input_shapes):
-            for level in self.levels:
-                self(np.zeros((1, *shape), "float32"), task=task, level=level)
+        """Create every weight: each stage builds its full-width sublayers, then the heads."""
+        shape = (None, *self.input_shapes[0])
+        for stage in self.stages:
+            stage.build(shape)
+            shape = (None, None, None, stage.width)
+        for head in self.heads:
+            head.build((None, self.feature_width))
+        self.built = True
 
     def call(self, images, *, task=0, level=None, training=False):
+        level = self.plan.units if level is None else level
+        features = self.features(images, task=task, level=level, training=training)
+        logits = self.heads[task](features, level=level)
+        return ops.cast(logits, "float32")  # losses and metrics in float32 under mixed precision
+
+    def features(self, images, *, task=0, level=None, training=False):
+        """The globally average-pooled last feature map of (task, level): the heads' input."""
         level = self.plan.units if level is None else level
         self.plan.check(task, level)
         x = images
         for stage in self.stages:
             x = stage(x, task=task, level=level, training=training)
-        logits = self.heads[task](ops.mean(x, axis=(1, 2)), level=level)
-        return ops.cast(logits, "float32")  # losses and metrics in float32 under mixed precision
+        return ops.mean(x, axis=(1, 2))
 
     def task_loss(self, labels, logits):
         """Mean cross-entropy; labels are class ids, or per-class probabilities (MixUp/CutMix)."""
@@ -226,5 +240,7 @@ class DVNModel(keras.Model):
                 "dropout": self.dropout, "bn_momentum": self.bn_momentum,
                 "level_weights": self.level_weights, "per_level_heads": self.per_level_heads,
                 "label_smoothing": self.label_smoothing,
+                "width_multiplier": self.width_multiplier,
+                "depth_coefficient": self.depth_coefficient,
                 "inplace_distill_weight": self.inplace_distill_weight,
                 "inplace_distill_temperature": self.inplace_distill_temperature}

@@ -36,8 +36,19 @@ def virtual_network_orders(num_tasks, k, rule="nearest"):
     return [make(task + 1, k) for task in range(num_tasks)]
 
 
-def group_sizes(width, k, fractions=None):
-    """Channels per unit in a layer of `width`; equal split or given fractions, summing to width."""
+def group_sizes(width, k, fractions=None, multiple=1):
+    """Channels per unit in a layer of `width`; equal split or given fractions, summing to width.
+
+    With `multiple` > 1, the split is made in blocks of `multiple` channels, so
+    every unit's share is a multiple of it, where the width allows: `width` is
+    a multiple of `multiple` and every unit gets at least one block. Elsewhere
+    the split is by channels, as with `multiple` = 1.
+    """
+    if multiple > 1 and width % multiple == 0 and width // multiple >= k:
+        try:
+            return [size * multiple for size in group_sizes(width // multiple, k, fractions)]
+        except ValueError:  # the fractions leave a unit without a block: split by channels
+            pass
     if k < 1 or width < k:
         raise ValueError(f"need 1 <= units <= width, got units={k}, width={width}")
     if fractions is None:
@@ -62,10 +73,15 @@ class UnitPlan:
       units: k, the number of units (and of levels).
       orders: one order (a permutation of 1..k) per task.
       fractions: optional relative sizes of the units; equal when None.
+      multiple: split every layer in blocks of this many channels where its
+        width allows (see `group_sizes`); 1 splits by channels.
     """
 
-    def __init__(self, units, orders, fractions=None):
+    def __init__(self, units, orders, fractions=None, multiple=1):
         self.units = int(units)
+        self.multiple = int(multiple)
+        if self.multiple < 1:
+            raise ValueError(f"multiple must be a positive int, got {multiple!r}")
         self.orders = [list(map(int, order)) for order in orders]
         self.fractions = None if fractions is None else [float(f) for f in fractions]
         for order in self.orders:
@@ -78,9 +94,9 @@ class UnitPlan:
                 f"fractions must be {self.units} positive numbers, got {self.fractions}")
 
     @classmethod
-    def from_rule(cls, num_tasks, units, rule="nearest", fractions=None):
+    def from_rule(cls, num_tasks, units, rule="nearest", fractions=None, multiple=1):
         """The plan for `num_tasks` tasks under an order rule of METHOD.md."""
-        return cls(units, virtual_network_orders(num_tasks, units, rule), fractions)
+        return cls(units, virtual_network_orders(num_tasks, units, rule), fractions, multiple)
 
     @property
     def num_tasks(self):
@@ -102,7 +118,7 @@ class UnitPlan:
 
     def unit_channels(self, width):
         """Channel indices of each unit (1-based key) in a layer of `width`."""
-        return _unit_channels(width, self.units, _freeze(self.fractions))
+        return _unit_channels(width, self.units, _freeze(self.fractions), self.multiple)
 
     def channels(self, width, task, level):
         """Sorted channel indices that (task, level) uses in a layer of `width`."""
@@ -120,7 +136,8 @@ class UnitPlan:
                 for task in range(self.num_tasks)]
 
     def get_config(self):
-        return {"units": self.units, "orders": self.orders, "fractions": self.fractions}
+        return {"units": self.units, "orders": self.orders, "fractions": self.fractions,
+                "multiple": self.multiple}
 
     def __eq__(self, other):
         return isinstance(other, UnitPlan) and self.get_config() == other.get_config()
@@ -134,8 +151,8 @@ def _freeze(fractions):
 
 
 @functools.lru_cache(maxsize=None)
-def _unit_channels(width, k, fractions):
-    sizes = group_sizes(width, k, fractions)
+def _unit_channels(width, k, fractions, multiple):
+    sizes = group_sizes(width, k, fractions, multiple)
     starts = [sum(sizes[:i]) for i in range(k)]
     return {u + 1: tuple(range(starts[u], starts[u] + sizes[u])) for u in range(k)}
 

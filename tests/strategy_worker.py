@@ -27,6 +27,7 @@ from dvn_tf.units import UnitPlan  # noqa: E402
 
 BATCH = 8  # per task, global; each of the two replicas gets 4
 CLASSES = {"a": 3, "b": 4}
+MODEL_OPTIONS = {"backbone": "resnet-8", "base_width": 4}  # other tests set other tasks, backbone
 
 
 class ProbedDVN(DVNModel):
@@ -54,8 +55,8 @@ class FreshStart:
         with strategy.scope():
             keras.utils.set_random_seed(0)
             self.model = ProbedDVN(list(CLASSES), list(CLASSES.values()),
-                                   UnitPlan.from_rule(2, 2, "nearest"), (8, 8, 1),
-                                   backbone="resnet-8", base_width=4)
+                                   UnitPlan.from_rule(len(CLASSES), 2, "nearest"), (8, 8, 1),
+                                   **MODEL_OPTIONS)
             self.model.build()
             self.model.compile(optimizer=keras.optimizers.SGD(
                 0.1, momentum=0.9, nesterov=True, weight_decay=1e-3))

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PLAIN_LAYERS = {"InputLayer", "Conv2D", "BatchNormalization", "ReLU", "Add",
+PLAIN_LAYERS = {"InputLayer", "Conv2D", "DepthwiseConv2D", "BatchNormalization", "ReLU", "Add",
                 "GlobalAveragePooling2D", "Dense"}
 
 

@@ -1,31 +1,13 @@
-"""Backbones built from sliced layers: CIFAR ResNet-n and pre-activation WRN-n-s.
-
-A backbone is a list of stages (layers with `call(x, *, task, level,
-training)` and `apply_plain(x, task, level)`) ending in a feature map whose
-full width `feature_width` feeds the task heads.
-"""
-
-import re
+"""CIFAR ResNet-n (He et al., 2016) of sliced layers; its residual block also serves WRN."""
 
 import keras
 from keras import ops
 
-from dvn_tf.layers import SlicedConv2D, SwitchableBatchNorm, _PlanLayer
-
-
-class _Stage(_PlanLayer):
-    """A sliced sub-network with a plain twin for a given (task, level)."""
-
-    def _conv(self, filters, kernel_size, strides, input_width):
-        return SlicedConv2D(filters, kernel_size, self.plan, strides=strides,
-                            input_width=input_width)
-
-    def _norm(self, width):
-        return SwitchableBatchNorm(width, self.plan, momentum=self.bn_momentum)
+from dvn_tf.backbones.stage import Stage, strided, with_width
 
 
 @keras.saving.register_keras_serializable(package="dvn")
-class Stem(_Stage):
+class Stem(Stage):
     """First conv (reads every input channel), optionally followed by BN and ReLU."""
 
     def __init__(self, width, plan, with_norm=True, bn_momentum=0.9, **kwargs):
@@ -33,6 +15,11 @@ class Stem(_Stage):
         self.width, self.with_norm, self.bn_momentum = width, with_norm, bn_momentum
         self.conv = self._conv(width, 3, 1, None)
         self.norm = self._norm(width) if with_norm else None
+
+    def build(self, input_shape):
+        self.conv.build(input_shape)
+        if self.norm is not None:
+            self.norm.build(with_width(input_shape, self.width))
 
     def call(self, x, *, task, level, training=False):
         x = self.conv(x, task=task, level=level)
@@ -52,7 +39,7 @@ class Stem(_Stage):
 
 
 @keras.saving.register_keras_serializable(package="dvn")
-class ResidualBlock(_Stage):
+class ResidualBlock(Stage):
     """A residual block; `preactivation` selects WRN's BN-ReLU-conv order.
 
     Post-activation (CIFAR ResNet): conv-BN-ReLU-conv-BN, + shortcut, ReLU.
@@ -76,6 +63,17 @@ class ResidualBlock(_Stage):
         if strides != 1 or input_width != width:
             self.projection = self._conv(width, 1, strides, input_width)
             self.projection_norm = None if preactivation else self._norm(width)
+
+    def build(self, input_shape):
+        inside = with_width(strided(input_shape, self.strides), self.width)
+        self.norm1.build(input_shape if self.preactivation else inside)
+        self.conv1.build(input_shape)
+        self.norm2.build(inside)
+        self.conv2.build(inside)
+        if self.projection is not None:
+            self.projection.build(input_shape)
+            if self.projection_norm is not None:
+                self.projection_norm.build(inside)
 
     def call(self, x, *, task, level, training=False):
         tl = {"task": task, "level": level}
@@ -122,44 +120,17 @@ class ResidualBlock(_Stage):
                 "bn_momentum": self.bn_momentum}
 
 
-@keras.saving.register_keras_serializable(package="dvn")
-class FinalActivation(_Stage):
-    """WRN's closing BN-ReLU after the last pre-activation block."""
+def build_resnet(depth, plan, base_width=16, bn_momentum=0.9):
+    """CIFAR ResNet-`depth` (6m + 2): a stem of base_width, then three stages of m blocks.
 
-    def __init__(self, width, plan, bn_momentum=0.9, **kwargs):
-        super().__init__(plan, **kwargs)
-        self.width, self.bn_momentum = width, bn_momentum
-        self.norm = self._norm(width)
-
-    def call(self, x, *, task, level, training=False):
-        return ops.relu(self.norm(x, task=task, level=level, training=training))
-
-    def apply_plain(self, x, task, level):
-        return keras.layers.ReLU()(self.norm.apply_plain(x, task, level))
-
-    def get_config(self):
-        return {**super().get_config(), "width": self.width, "bn_momentum": self.bn_momentum}
-
-
-def parse_backbone(name):
-    """('resnet', depth, 1) for 'resnet-20'; ('wrn', depth, widen) for 'wrn-16-4'."""
-    match = re.fullmatch(r"(resnet)-(\d+)|(wrn)-(\d+)-(\d+)", name.lower())
-    if match and match.group(1) and (int(match.group(2)) - 2) % 6 == 0 and int(match.group(2)) > 2:
-        return "resnet", int(match.group(2)), 1
-    if match and match.group(3) and (int(match.group(4)) - 4) % 6 == 0 and int(match.group(4)) > 4:
-        return "wrn", int(match.group(4)), int(match.group(5))
-    raise ValueError(
-        f"backbone must be 'resnet-N' with N = 6m+2 (8, 20, 32, 56, 110) or "
-        f"'wrn-N-S' with N = 6m+4 (10, 16, 28, 40), got {name!r}")
-
-
-def build_stages(backbone, plan, base_width=16, dropout=0.0, bn_momentum=0.9):
-    """The stage layers of a backbone and the width of its last feature map.
-
-    Stage widths are base_width * widen * (1, 2, 4); the stem has base_width.
+    Stage widths are base_width * (1, 2, 4); returns (stages, feature width).
     """
-    family, depth, widen = parse_backbone(backbone)
-    preactivation = family == "wrn"
+    return residual_stages(depth, plan, base_width, 1, preactivation=False,
+                           bn_momentum=bn_momentum)
+
+
+def residual_stages(depth, plan, base_width, widen, preactivation, dropout=0.0, bn_momentum=0.9):
+    """The stem and residual blocks of a ResNet or (pre-activation) WRN; (stages, width)."""
     blocks_per_stage = (depth - 4) // 6 if preactivation else (depth - 2) // 6
     stages = [Stem(base_width, plan, with_norm=not preactivation, bn_momentum=bn_momentum)]
     width = base_width
@@ -169,8 +140,6 @@ def build_stages(backbone, plan, base_width=16, dropout=0.0, bn_momentum=0.9):
             strides = 2 if stage > 0 and block == 0 else 1
             stages.append(ResidualBlock(
                 width, out_width, plan, strides=strides, preactivation=preactivation,
-                dropout=dropout if preactivation else 0.0, bn_momentum=bn_momentum))
+                dropout=dropout, bn_momentum=bn_momentum))
             width = out_width
-    if preactivation:
-        stages.append(FinalActivation(width, plan, bn_momentum=bn_momentum))
     return stages, width
