@@ -186,10 +186,14 @@ class SlicedDepthwiseConv2D(_PlanLayer):
                 "kernel_initializer": initializer and keras.initializers.serialize(initializer)}
 
 
-class ReplicaSyncedBatchNorm(keras.layers.BatchNormalization):
+class BatchNormalization(keras.layers.BatchNormalization):
     """BatchNormalization whose batch statistics are synchronized across replicas when there are
     several, and computed locally (as the same numbers, with about 40 fewer ops per layer in a
-    traced train step) under a single replica."""
+    traced train step) under a single replica.
+
+    It keeps Keras's class name: a .keras file addresses each layer of a list by its
+    class name, so runs saved with Keras's own BatchNormalization still load.
+    """
 
     def _moments(self, inputs, mask):
         if mask is None and tf.distribute.get_strategy().num_replicas_in_sync == 1:
@@ -216,8 +220,8 @@ class SwitchableBatchNorm(_PlanLayer):
         self.momentum = momentum
         self.epsilon = epsilon
         self.norms = [
-            ReplicaSyncedBatchNorm(momentum=momentum, epsilon=epsilon, synchronized=True,
-                                   name=f"bn_t{task}_l{level}")
+            BatchNormalization(momentum=momentum, epsilon=epsilon, synchronized=True,
+                               name=f"bn_t{task}_l{level}")
             for task in range(self.plan.num_tasks)
             for level in range(1, self.plan.units + 1)]
 

@@ -88,3 +88,23 @@ def test_get_config_round_trip(make):
 def test_constructor_arguments_are_validated(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+def test_switchable_bn_weights_keep_the_path_of_keras_batch_normalization(tmp_path):
+    """Runs saved when each (task, level) held a plain keras BatchNormalization still load:
+    a .keras file names a layer in a list by its class name."""
+    import h5py
+    import zipfile
+
+    inputs = keras.Input((4, 4, 8))
+    norm = SwitchableBatchNorm(8, UnitPlan.from_rule(1, 2, "nearest"))
+    model = keras.Model(inputs, norm(inputs, task=0, level=2))
+    path = tmp_path / "norm.keras"
+    model.save(path)
+    with zipfile.ZipFile(path) as archive, archive.open("model.weights.h5") as weights:
+        names = []
+        h5py.File(weights, "r").visit(names.append)
+    norms = sorted(name for name in names if name.endswith("/vars") and "norms/" in name)
+    assert norms == [f"layers/switchable_batch_norm/norms/batch_normalization{suffix}/vars"
+                     for suffix in ("", "_1")], names
+    assert keras.saving.load_model(path).count_params() == model.count_params()
