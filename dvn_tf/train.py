@@ -74,7 +74,12 @@ def holds_another_run(config, workdir):
     if not os.path.exists(path):
         return False
     from dvn_tf.files import read_json  # no TensorFlow yet: its start-up stays quiet
-    return read_json(path) != json.loads(config.to_json())
+    saved, current = read_json(path), json.loads(config.to_json())
+    defaults = json.loads(load_scenario_config(config.scenario).to_json())
+    # A field added to the project after the run was saved changes nothing at its default.
+    added = {key: value for key, value in current.items() if key not in saved}
+    return ({key: value for key, value in current.items() if key in saved} != saved
+            or any(key not in defaults or defaults[key] != value for key, value in added.items()))
 
 
 def check_same_run(config, workdir):

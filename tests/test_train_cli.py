@@ -101,3 +101,19 @@ def test_resuming_with_another_config_is_refused(tmp_path, digits_run):
     check_same_run(same, str(tmp_path))  # the run's own config resumes (no exit)
     run = train(f"--workdir={tmp_path}", f"--config.epochs={DIGITS_RUN_EPOCHS}", "--config.seed=9")
     assert run.returncode == 2 and "holds a run with another config" in run.stderr
+
+
+def test_a_run_saved_before_a_config_field_existed_resumes_at_its_default(tmp_path):
+    from configs import digits
+    from dvn_tf.train import holds_another_run
+
+    config = digits.get_config()
+    older = json.loads(config.to_json())
+    del older["width_multiplier"]  # a field the project added after this run was saved
+    (tmp_path / "config.json").write_text(json.dumps(older))
+    assert not holds_another_run(config, str(tmp_path))
+    config.width_multiplier = 0.5
+    assert holds_another_run(config, str(tmp_path))
+    config.width_multiplier = digits.get_config().width_multiplier
+    config.epochs += 1  # a field the run has, changed
+    assert holds_another_run(config, str(tmp_path))
