@@ -14,7 +14,8 @@ import threading
 
 from dvn_runtime.cutout import SharedFiles
 from dvn_runtime.policy import DOWNGRADE, UPGRADE, BudgetPolicy
-from dvn_runtime.runtime import INITIAL, MemoryMonitor, TaskRuntime, read_available_memory
+from dvn_runtime.runtime import (INITIAL, MemoryMonitor, MemoryWatched, TaskRuntime,
+                                 read_available_memory)
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ def joint_ladder(levels):
     return ladder
 
 
-class MultiTaskRuntime:
+class MultiTaskRuntime(MemoryWatched):
     """Classifies for several tasks at once, with the joint levels that fit one memory budget.
 
     Args:
@@ -113,14 +114,6 @@ class MultiTaskRuntime:
         if self.runtimes[task].level is None:
             self.observe(self._read_available())
         return self.runtimes[task].classify(image, top_k)
-
-    def start(self, interval=1.0):
-        """Starts a daemon thread that reads memory every `interval` seconds."""
-        self._monitor.start(interval)
-
-    def stop(self):
-        """Stops the memory monitor thread, if running."""
-        self._monitor.stop()
 
     def close(self):
         """Stops monitoring and frees every served model."""

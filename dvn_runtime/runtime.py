@@ -73,7 +73,19 @@ class MemoryMonitor:
             self._stop.wait(interval)
 
 
-class TaskRuntime:
+class MemoryWatched:
+    """start() and stop() of the runtime's memory monitor (`self._monitor`, a MemoryMonitor)."""
+
+    def start(self, interval=1.0):
+        """Starts a daemon thread that reads memory every `interval` seconds."""
+        self._monitor.start(interval)
+
+    def stop(self):
+        """Stops the memory monitor thread, if running."""
+        self._monitor.stop()
+
+
+class TaskRuntime(MemoryWatched):
     """Classifies images for one task with the level that fits the memory budget.
 
     A switch loads, allocates and warms up the new interpreter completely
@@ -158,14 +170,6 @@ class TaskRuntime:
         with self._switch_lock:
             self._forced = level
             return self._switch(level, FORCED, None) if level is not None else None
-
-    def start(self, interval=1.0):
-        """Starts a daemon thread that reads memory every `interval` seconds."""
-        self._monitor.start(interval)
-
-    def stop(self):
-        """Stops the memory monitor thread, if running."""
-        self._monitor.stop()
 
     def close(self):
         """Stops monitoring and frees the served model."""
