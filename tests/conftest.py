@@ -87,3 +87,13 @@ def digits_shared_export(tmp_path_factory, digits_run):
 def digits_int8_export(tmp_path_factory, digits_run):
     """digits_run exported as full-integer int8: Export(tflite directory, stdout)."""
     return exported_once(tmp_path_factory, digits_run, "digits_int8_export", "--quantize=int8")
+
+
+SESSION_RUN_FIXTURES = {"digits_run", "digits_export", "digits_shared_export", "digits_int8_export"}
+
+
+def pytest_collection_modifyitems(items):
+    """A test that needs the session's digits run is slow: training and exporting it takes minutes."""
+    for item in items:
+        if SESSION_RUN_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

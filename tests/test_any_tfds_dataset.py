@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
@@ -70,6 +71,7 @@ def test_train_examples_draws_a_seeded_subset_of_the_classes_kept():
     assert first == again and set(first) != set(other)
 
 
+@pytest.mark.slow
 def test_mnist_tasks_train_through_the_cli_under_mock_data(tmp_path):
     guard = tmp_path / "guard"
     guard.mkdir()

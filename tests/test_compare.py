@@ -149,6 +149,7 @@ def test_bad_input_gives_one_line_and_nonzero_exit(tmp_path, three_runs, make_in
     assert os.listdir(out) == []
 
 
+@pytest.mark.slow
 def test_compare_a_real_digits_run(tmp_path, digits_run):
     real = json.loads((digits_run / "results.json").read_text())
     other = write_run(tmp_path / "nested", "nested", [[0.5, 0.6], [0.5, 0.6]])

@@ -22,6 +22,7 @@ def held_out_digits(seed=0, test_fraction=0.25):
     return images * PIXEL_SCALE, digits
 
 
+@pytest.mark.slow
 def test_export_writes_a_complete_manifest(digits_run, digits_export):
     workdir, out = digits_run, digits_export.tflite
     manifest = read_manifest(out)
@@ -106,6 +107,7 @@ def test_the_runtime_cli_classifies_the_exported_sample_images(digits_export):
         assert sum(a == t for a, t in zip(answers, truths)) >= 8, (answers, truths)
 
 
+@pytest.mark.slow
 def test_failed_export_leaves_the_previous_export_untouched(digits_run, tmp_path):
     workdir = digits_run
     broken = tmp_path / "broken"
@@ -164,6 +166,7 @@ def test_batch_below_one(fake_run):
     assert_one_line_error(export(fake_run, "--batch=0"), "--batch must be >= 1")
 
 
+@pytest.mark.slow
 def test_unwritable_output_directory(fake_run):
     (fake_run / "a_file").write_text("")
     assert_one_line_error(export(fake_run, f"--out={fake_run / 'a_file' / 'tflite'}"),

@@ -8,6 +8,7 @@ from test_export_helpers import random_images, small_dvn
 
 
 @pytest.mark.parametrize("backbone", ["resnet-8", "wrn-10-2"])
+@pytest.mark.slow
 def test_float32_tflite_matches_the_dvn_at_every_task_and_level(backbone):
     dvn = small_dvn(backbone, "cyclic")
     images = random_images(dvn.input_shapes[0], count=32)
@@ -32,6 +33,7 @@ def test_parity_check_rejects_another_levels_model():
         verify.check_parity("t1 level 1", np.asarray(dvn(images, task=1, level=1)), nudged)
 
 
+@pytest.mark.slow
 def test_level_one_file_holds_only_its_share_of_the_weights():
     """bytes(level 1) <= 1.1 x params(1) / params(top) x bytes(top) + 16 KiB."""
     dvn = small_dvn("resnet-20", "cyclic", num_tasks=2, units=4, base_width=16,

@@ -81,6 +81,7 @@ def run_tiny(scenario, tmp_path, **overrides):
         return train.run(config, str(tmp_path / "run")), config
 
 
+@pytest.mark.slow
 def test_fashion_h_trains_coarse_and_fine_tasks(tmp_path, capsys):
     results, config = run_tiny("fashion_h", tmp_path)
     check_results(results, config, [3, 10])

@@ -47,6 +47,7 @@ def test_dvn_keeps_the_old_task_and_finetuning_forgets_it(tmp_path, capsys):
     assert max(ft_drops.values()) > max(drops.values()) + 0.05, (ft_drops, drops)
 
 
+@pytest.mark.slow
 def test_feature_extraction_leaves_the_old_task_untouched(tmp_path):
     results = run(config_of(digits_seq, epochs=2, method="feature_extraction"), str(tmp_path))
     after_first, after_both = (accuracies(s["entries"]) for s in results["stages"])
@@ -54,6 +55,7 @@ def test_feature_extraction_leaves_the_old_task_untouched(tmp_path):
     assert set(after_both) == {("low", 1), ("low", 2), ("high", 1), ("high", 2)}
 
 
+@pytest.mark.slow
 def test_a_finished_stage_is_reloaded_and_a_killed_one_resumes(tmp_path, capsys):
     config = config_of(digits_seq, epochs=2)
     first = run(config, str(tmp_path))
@@ -66,6 +68,7 @@ def test_a_finished_stage_is_reloaded_and_a_killed_one_resumes(tmp_path, capsys)
     assert json.loads((tmp_path / "results.json").read_text())["stages"] == again["stages"]
 
 
+@pytest.mark.slow
 def test_nested_and_independent_report_every_budget(tmp_path):
     dvn = run(config_of(digits, epochs=1), str(tmp_path / "dvn"))
     nested = run(config_of(digits, epochs=1, method="nested"), str(tmp_path / "nested"))

@@ -103,6 +103,7 @@ def test_every_units_share_is_a_multiple_of_eight_where_the_width_allows():
     assert channel_multiple("resnet-20") == channel_multiple("wrn-16-4") == 1
 
 
+@pytest.mark.slow
 def test_pretrained_init_gives_the_keras_models_pooled_features(saved_keras):
     path, source = saved_keras
     dvn = mobilenet_dvn()
@@ -124,6 +125,7 @@ def test_pretrained_init_gives_the_keras_models_pooled_features(saved_keras):
     assert all(np.array_equal(a, b) for a, b in zip(dvn.heads[1].get_weights(), heads))
 
 
+@pytest.mark.slow
 def test_a_model_of_another_width_is_refused_naming_the_first_layer_that_does_not_fit(
         saved_keras):
     dvn = mobilenet_dvn(alpha=0.5, side=32)

@@ -27,6 +27,7 @@ def fixed_batch(model, size=16, seed=0):
 
 
 @pytest.mark.parametrize("backbone", ["resnet-8", "wrn-10-2"])
+@pytest.mark.slow
 def test_loss_falls_on_a_fixed_batch(backbone):
     model = tiny_dvn(backbone, tasks=3, units=3, rule="cyclic")
     model.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9))

@@ -18,6 +18,7 @@ def samples(export_dir, task):
     return [os.path.join(directory, name) for name in sorted(os.listdir(directory))]
 
 
+@pytest.mark.slow
 def test_each_level_of_the_shared_layout_classifies_like_its_own_file(digits_export,
                                                                       digits_shared_export):
     images = samples(digits_shared_export.tflite, "high")[:4]

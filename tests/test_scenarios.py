@@ -136,6 +136,7 @@ def test_the_mock_leaves_tiny_imagenet_real(tiny_imagenet_dir):
         tiny_imagenet_zip.wnid_gray_level(c) for c in (7, 199))
 
 
+@pytest.mark.slow
 def test_s2_learns_cifar10_then_cifar100_in_stages(tmp_path, capsys):
     results, config, workdir = run_scenario("s2", tmp_path, tmp_path)
     output = capsys.readouterr().out  # the data was not there: tfds's (mocked) download ran
@@ -151,6 +152,7 @@ def test_s2_learns_cifar10_then_cifar100_in_stages(tmp_path, capsys):
         assert (workdir / stage / "model.keras").exists()
 
 
+@pytest.mark.slow
 def test_j3_three_image_sizes_and_unequal_units(tmp_path, tiny_imagenet_dir):
     results, config, workdir = run_scenario("j3", tmp_path, tiny_imagenet_dir)
     entries = check_results(results, config, [100, 200, 10])
@@ -221,6 +223,7 @@ def test_paper_scenarios_default_to_the_gpu_setting(scenario):
     assert config.units == len(config.tasks)
 
 
+@pytest.mark.slow
 def test_missing_cifar_with_no_network_gives_one_line_from_the_cli(tmp_path):
     """The real CLI, no mock, sockets blocked: the download is tried, fails fast, in one line."""
     data_dir, workdir, guard = (tmp_path / name for name in ("data", "run", "guard"))

@@ -276,6 +276,7 @@ def test_unknown_strategy_or_precision_names_the_allowed_values():
     ("mixed_bfloat16", "bfloat16", "SGD"),
     ("mixed_float16", "float16", "LossScaleOptimizer"),
 ])
+@pytest.mark.slow
 def test_mixed_precision_trains_with_float32_weights_and_logits(precision, compute, optimizer):
     try:
         experiment.set_precision(ml_collections.ConfigDict({"precision": precision}))
@@ -294,6 +295,7 @@ def test_mixed_precision_trains_with_float32_weights_and_logits(precision, compu
     assert np.isfinite(logs["loss"])
 
 
+@pytest.mark.slow
 def test_mixed_bfloat16_trains_a_digits_epoch(tmp_path):
     from configs import digits
     from dvn_tf.train import run

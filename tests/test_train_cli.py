@@ -18,6 +18,7 @@ def train(*args, **kwargs):
                           capture_output=True, text=True, stdin=subprocess.DEVNULL, **kwargs)
 
 
+@pytest.mark.slow
 def test_tiny_digits_run_writes_results(tmp_path):
     run = train(f"--workdir={tmp_path}", "--config.epochs=2", *TINY)
     assert run.returncode == 0, run.stderr[-2000:]
@@ -55,6 +56,7 @@ def test_bad_input_gives_one_line_and_nonzero_exit(tmp_path, args, message):
     assert "Traceback" not in run.stderr
 
 
+@pytest.mark.slow
 def test_same_seed_same_results_other_seed_other_split(tmp_path):
     from configs import digits
     from dvn_tf.train import run
@@ -68,6 +70,7 @@ def test_same_seed_same_results_other_seed_other_split(tmp_path):
     assert runs[0] != runs[2]
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_from_last_epoch(tmp_path):
     args = [sys.executable, "-m", "dvn_tf.train", f"--workdir={tmp_path}", "--config.epochs=6",
             *TINY]

@@ -90,6 +90,7 @@ def python_runtime_logits(export_dir, task, level, samples):
 
 
 @pytest.mark.parametrize("export", ["digits", "int8"])
+@pytest.mark.slow
 def test_every_sample_gives_the_python_runtimes_logits_at_every_level(browser, export):
     export_dir = str(browser.served / export)
     manifest = load_manifest(export_dir)
