@@ -118,7 +118,6 @@ def noncontiguous_dvn():
 
 
 @pytest.mark.parametrize("mode, bytes_per_weight", [("float16", 2), ("int8", 1)])
-@pytest.mark.slow
 def test_quantized_shared_files_store_each_block_once_and_cut_out_every_level(
         noncontiguous_dvn, mode, bytes_per_weight, tmp_path):
     """float32 is checked on the digits export below."""
