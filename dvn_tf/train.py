@@ -15,9 +15,14 @@ import tempfile
 DEFAULT_SCENARIO = "digits"
 
 
+def print_error(message):
+    """The CLI's one error line, on stderr."""
+    print(f"dvn_tf.train: error: {message}", file=sys.stderr, flush=True)
+
+
 def fail(message, status=2):
     """Exit with a one-line error; status 2 for bad input, 1 for a run that failed."""
-    print(f"dvn_tf.train: error: {message}", file=sys.stderr)
+    print_error(message)
     sys.exit(status)
 
 
@@ -28,7 +33,7 @@ def abandon_cluster(message):
     worker: measured 50 s after the line was printed. The last finished epoch's
     checkpoint is on disk already, so nothing is lost by not waiting.
     """
-    print(f"dvn_tf.train: error: {message}", file=sys.stderr, flush=True)
+    print_error(message)
     sys.stdout.flush()
     os._exit(1)
 
