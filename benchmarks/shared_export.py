@@ -82,10 +82,10 @@ def build_files(directory, units):
 
 def stored_weight_bytes(content):
     """Bytes of a shared file's data section that its signatures use, each byte counted once."""
-    from dvn_runtime.cutout import read_index
+    from dvn_runtime.cutout import read_buffers, read_index
 
     index = read_index(content)
-    used = {b for signature in index["signatures"] for b in signature["buffers"]}
+    used = {b for signature in index["signatures"] for b in read_buffers(signature)}
     total, reached = 0, 0
     for start, size in sorted(tuple(index["data"][b][:2]) for b in used):
         total += max(0, start + size - max(start, reached))

@@ -5,21 +5,29 @@ as a signature, each weight stored once. Loading it whole would make XNNPACK
 pack the weights of every signature; serving a level from a cut-out costs what
 that level's own file costs. The cut-out needs no TensorFlow and no flatbuffers
 object API: export/relayout.py writes the file so that everything one
-signature needs sits in self-contained byte regions and its weights in a data
-section (LiteRT's Buffer.offset / size), all listed in an index (JSON in the
-file's metadata entry `dvn_cutout`, absolute positions). A cut-out copies those
-bytes and writes a new model table in front of them, so it costs about one
-copy of the level's weights.
+signature's cut-out needs sits in self-contained byte regions and its weights in
+a data section (LiteRT's Buffer.offset / size), all listed in an index (JSON in
+the file's metadata entry `dvn_cutout`, absolute positions). The graph a
+cut-out runs is not the signature's own but one written for it
+(export/served.py): per layer one conv with batch norm folded in, as in a
+per-level file. Its changed weights are "made" buffers, numbered after the
+file's buffers, each a recipe: blocks of stored buffers side by side along
+the last axis, every outer row times a stored scale (made_bytes). A cut-out
+copies the regions and the used buffers' bytes, computes the made buffers and
+writes a new model table in front of them, so it costs about one pass over the
+level's weights.
 
 The cut-out, front to back (zero padding; regions and data 16-aligned):
   root offset, "TFL3", the model's vtable and table (version, operator codes,
   subgraphs, buffers, metadata, signature defs) and their vectors;
-  Buffer tables: one empty (every buffer number the signature does not use
+  Buffer tables: one empty (every stored buffer number the cut-out does not use
   points to it, so numbers stay those of the shared file), then one per used
-  buffer in ascending number, with the offset and size of its bytes below;
+  buffer in ascending number, then one per made buffer, with the offset and
+  size of its bytes below;
   the operator-codes region; the metadata region (the converter's entries);
-  the signature's subgraph region; its signature-def region, whose subgraph
-  index is set to 0; the used buffers' bytes in ascending number.
+  the cut-out's subgraph region; its signature-def region, whose subgraph
+  index is set to 0; the used buffers' bytes in ascending number; the made
+  buffers' bytes in order.
 """
 
 import json
@@ -31,13 +39,14 @@ import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 
 INDEX_NAME = b"dvn_cutout"
-INDEX_VERSION = 2
+INDEX_VERSION = 3
 ALIGN = 16
 MODEL_VERSION = 3
 # Model table fields of LiteRT's schema.fbs, in vtable order; 0 marks a field left out.
 _MODEL_VTABLE = (20, 28, 4, 8, 12, 0, 16, 0, 20, 24)
 _EMPTY_BUFFER_VTABLE = (4, 4)
 _BUFFER_VTABLE = (10, 24, 0, 8, 16)  # data (absent), offset (uint64), size (uint64)
+_WEIGHT_TYPES = {"float32": np.dtype("<f4"), "float16": np.dtype("<f2")}
 
 
 class CutoutError(ValueError):
@@ -143,25 +152,76 @@ def _put(head, position, values, fmt):
     struct.pack_into(f"<{len(values)}{fmt}", head, position, *values)
 
 
+def read_buffers(signature):
+    """Every stored buffer that the cut-out of a signature entry reads: copied or made from."""
+    sources = {block[0] for recipe in signature["made"] for block in recipe["blocks"]}
+    sources |= {recipe["scale"][0] for recipe in signature["made"] if recipe["scale"]}
+    return sorted(set(signature["buffers"]) | sources)
+
+
+def made_size(recipe):
+    """Bytes of a made buffer."""
+    return int(np.prod(recipe["shape"])) * _WEIGHT_TYPES[recipe["type"]].itemsize
+
+
+def make(content, data, recipe):
+    """A made buffer (a numpy array): its blocks side by side along the last axis, every outer
+    row times its scale.
+
+    float16 weights are scaled in float32 and rounded to float16 (nearest even).
+    """
+    dtype, shape = _WEIGHT_TYPES[recipe["type"]], recipe["shape"]
+    inner = int(np.prod(shape[1:-1]))
+
+    def values(buffer, count, value_type):
+        start, size = data[buffer][:2]
+        if size != count * value_type.itemsize:
+            raise ValueError(f"buffer {buffer} has {size} bytes; a recipe reads "
+                             f"{count * value_type.itemsize}")
+        return np.frombuffer(content, value_type, count, start)
+
+    if sum(width for _, width in recipe["blocks"]) != shape[-1]:
+        raise ValueError(f"a recipe's blocks do not add up to its shape {shape}")
+    scale = None
+    if recipe["scale"]:
+        buffer, kind = recipe["scale"]
+        scale = values(buffer, shape[0], _WEIGHT_TYPES[kind]).astype(np.float32)[:, None, None]
+    weights = np.empty((shape[0], inner, shape[-1]), dtype)
+    column = 0
+    for buffer, width in recipe["blocks"]:
+        block = values(buffer, shape[0] * inner * width, dtype).reshape(shape[0], inner, width)
+        window = weights[:, :, column:column + width]
+        if scale is None:
+            window[...] = block
+        else:
+            np.multiply(block, scale, out=window, casting="same_kind")
+        column += width
+    return weights
+
+
 def cut(content, index, signature):
     """The cut-out (bytes) of one signature entry of `index` from a shared file's bytes."""
     data = index["data"]
     used = sorted(set(signature["buffers"]) | set(index["metadata"]["buffers"]))
+    made = signature["made"]
+    count = len(used) + len(made)
     codes, metadata = index["operator_codes"]["tables"], index["metadata"]["tables"]
     table = 8 + 2 * len(_MODEL_VTABLE)  # the model table follows the root, "TFL3" and its vtable
     vectors = table + 28
-    buffers = _aligned(vectors + 4 * (5 + len(codes) + 1 + len(data) + len(metadata) + 1), 8)
+    buffers = _aligned(vectors + 4 * (5 + len(codes) + 1 + len(data) + len(made)
+                                      + len(metadata) + 1), 8)
     empty, first = buffers + 4, buffers + 24  # the empty table; the first data buffer's table
     regions = [index["operator_codes"]["region"], index["metadata"]["region"],
                signature["region"], signature["signature_def"][:2]]
-    starts, position = [], _aligned(first + 24 * len(used))
+    starts, position = [], _aligned(first + 24 * count)
     for start, end in regions:
         starts.append(position)
         position = _aligned(position + end - start)
+    sizes = [data[buffer][1] for buffer in used] + [made_size(recipe) for recipe in made]
     data_starts = []
-    for buffer in used:
+    for size in sizes:
         data_starts.append(position)
-        position = _aligned(position + data[buffer][1])
+        position = _aligned(position + size)
 
     def place(position, region_number):
         """Where an object at `position` of the shared file lands in the cut-out."""
@@ -172,8 +232,8 @@ def cut(content, index, signature):
     head[4:8] = b"TFL3"
     _put(head, 8, _MODEL_VTABLE, "H")
     _put(head, table, (table - 8, MODEL_VERSION), "I")
-    targets = np.full(len(data), empty, np.int64)
-    targets[used] = first + 24 * np.arange(len(used))
+    targets = np.full(len(data) + len(made), empty, np.int64)
+    targets[used + list(range(len(data), len(data) + len(made)))] = first + 24 * np.arange(count)
     fields = [[place(t, 0) for t in codes], [place(signature["subgraph"], 2)], targets,
               [place(t, 1) for t in metadata], [place(signature["signature_def"][2], 3)]]
     for field, objects in enumerate(fields):
@@ -185,11 +245,11 @@ def cut(content, index, signature):
     _put(head, buffers, _EMPTY_BUFFER_VTABLE, "H")
     _put(head, empty, (empty - buffers,), "i")
     _put(head, empty + 4, _BUFFER_VTABLE, "H")
-    tables = np.zeros((len(used), 3), "<i8")  # soffset (+ padding), offset, size
-    tables[:, 0] = first + 24 * np.arange(len(used)) - (empty + 4)
+    tables = np.zeros((count, 3), "<i8")  # soffset (+ padding), offset, size
+    tables[:, 0] = first + 24 * np.arange(count) - (empty + 4)
     tables[:, 1] = data_starts
-    tables[:, 2] = [data[b][1] for b in used]
-    head[first:first + 24 * len(used)] = tables.tobytes()
+    tables[:, 2] = sizes
+    head[first:first + 24 * count] = tables.tobytes()
     definition = bytearray(content[slice(*regions[3])])
     if signature["signature_def"][3]:  # its subgraph index field: the cut-out has subgraph 0
         _put(definition, signature["signature_def"][3] - regions[3][0], (0,), "I")
@@ -197,8 +257,10 @@ def cut(content, index, signature):
     pieces = [(starts[i], definition if i == 3 else view[slice(*region)])
               for i, region in enumerate(regions)]
     pieces += [(at, view[data[b][0]:data[b][0] + data[b][1]]) for at, b in zip(data_starts, used)]
+    pieces += [(at, memoryview(make(content, data, recipe)).cast("B"))
+               for at, recipe in zip(data_starts[len(used):], made)]
     parts, length = [bytes(head)], len(head)
     for at, piece in pieces:
         parts += [bytes(at - length), piece]
         length = at + len(piece)
-    return b"".join(parts)
+    return b"".join(parts + [bytes(position - length)])

@@ -153,7 +153,7 @@ def _export_into(workdir, quantize, out, staging, threads, runs, qat_epochs,
         with open(shared_path, "rb") as handle:
             content = handle.read()
         shared.check_signatures(content, {k: v[1] for k, v in signature_probes.items()},
-                                {k: v[0] for k, v in signature_probes.items()})
+                                {k: v[0] for k, v in signature_probes.items()}, quantize)
         shared_files = [{"file": shared.SHARED_FILE, "bytes": len(content),
                          "sha256": hashlib.sha256(content).hexdigest()}]
         files = [shared.SHARED_FILE]

@@ -30,6 +30,7 @@ import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 
 from dvn_runtime.cutout import ALIGN, INDEX_NAME, INDEX_VERSION
+from export.served import served_graph
 
 SIGNATURE_DEF_SUBGRAPH_INDEX = 4  # field number in schema.fbs
 _KEY_BYTES = 32  # bytes of a row start that index a window candidate
@@ -140,9 +141,11 @@ def _field_from_end(builder, table, field):
     return table - offset if offset else 0
 
 
-def _flatbuffer(model, extents):
+def _flatbuffer(model, extents, served):
     """The model's flatbuffer with buffers at `extents` [(offset, size)]; its regions and tables.
 
+    `served` maps a subgraph number to the (subgraph, signature def) that its
+    cut-out runs instead (export/served.py); they sit in their own regions.
     Positions are offsets from the end of the flatbuffer.
     """
     for buffer, (offset, size) in zip(model.buffers, extents):
@@ -151,15 +154,24 @@ def _flatbuffer(model, extents):
     regions, entries = [], []
     subgraph_tables, signature_tables = [None] * len(model.subgraphs), []
     for signature in reversed(model.signatureDefs):
-        with _region(builder, regions) as definition:
-            table = signature.Pack(builder)
-        field = _field_from_end(builder, table, SIGNATURE_DEF_SUBGRAPH_INDEX)
-        signature_tables.insert(0, table)
-        with _region(builder, regions) as graph:
+        cutout = served.get(signature.subgraphIndex)
+        if cutout is not None:  # the cut-out's own graph: in the file, but no signature's
+            with _region(builder, regions) as definition:
+                table = cutout[1].Pack(builder)
+            field = _field_from_end(builder, table, SIGNATURE_DEF_SUBGRAPH_INDEX)
+            with _region(builder, regions) as graph:
+                subgraph = cutout[0].Pack(builder)
+        with _region(builder, regions) as whole_definition:
+            whole_table = signature.Pack(builder)
+        signature_tables.insert(0, whole_table)
+        with _region(builder, regions) as whole_graph:
             subgraph_tables[signature.subgraphIndex] = model.subgraphs[
                 signature.subgraphIndex].Pack(builder)
-        entries.insert(0, (signature, graph, subgraph_tables[signature.subgraphIndex],
-                           definition, table, field))
+        if cutout is None:
+            definition, table, graph = whole_definition, whole_table, whole_graph
+            field = _field_from_end(builder, table, SIGNATURE_DEF_SUBGRAPH_INDEX)
+            subgraph = subgraph_tables[signature.subgraphIndex]
+        entries.insert(0, (signature, graph, subgraph, definition, table, field))
     with _region(builder, regions) as metadata_region:
         metadata_tables = [entry.Pack(builder) for entry in reversed(model.metadata)][::-1]
     with _region(builder, regions) as codes_region:
@@ -194,6 +206,14 @@ def relayout(content):
         graph.operators = schedule(graph)
         for number, tensor in enumerate(graph.tensors):
             tensor.name = str(number)
+    served, made, first_made = {}, {}, len(model.buffers)
+    for signature in signatures:
+        cutout = served_graph(model, model.subgraphs[signature.subgraphIndex], signature,
+                              first_made)
+        if cutout is not None:
+            cutout[0].operators = schedule(cutout[0])
+            served[signature.subgraphIndex] = cutout[:2]
+            made[signature.subgraphIndex] = cutout[2]
     model.metadata = [m for m in (model.metadata or []) if m.name != INDEX_NAME]
     index_entry = schema.MetadataT()
     index_entry.name, index_entry.buffer = INDEX_NAME, len(model.buffers)
@@ -204,7 +224,7 @@ def relayout(content):
     blobs = [bytes(b.data) if b.data is not None else b"" for b in model.buffers]
     placeholder = [(2, max(1, len(blob))) if blob or b == len(blobs) - 1 else (0, 0)
                    for b, blob in enumerate(blobs)]  # the final extents store the same fields
-    head, entries, codes, metadata = _flatbuffer(model, placeholder)
+    head, entries, codes, metadata = _flatbuffer(model, placeholder, served)
 
     def absolute(region):
         return [len(head) - region.start, len(head) - region.end]
@@ -220,8 +240,10 @@ def relayout(content):
                   "subgraph": len(head) - subgraph,
                   "signature_def": [*absolute(definition), len(head) - table,
                                     len(head) - field if field else 0],
-                  "buffers": sorted({t.buffer for t in model.subgraphs[
-                      signature.subgraphIndex].tensors if blobs[t.buffer]})}
+                  "buffers": sorted({t.buffer for t in served.get(signature.subgraphIndex, [
+                      model.subgraphs[signature.subgraphIndex]])[0].tensors
+                      if t.buffer < first_made and blobs[t.buffer]}),
+                  "made": made.get(signature.subgraphIndex, [])}
                  for signature, graph, subgraph, definition, table, field in entries]}
     data_start = _aligned(len(head))
     position, starts = data_start, {}
@@ -234,7 +256,7 @@ def relayout(content):
     index["data"] = extents
     blobs[-1] = json.dumps(index, separators=(",", ":")).encode()
     extents.append((position, len(blobs[-1])))
-    head, *_ = _flatbuffer(model, extents)
+    head, *_ = _flatbuffer(model, extents, served)
     if _aligned(len(head)) != data_start:
         raise AssertionError("the flatbuffer changed length between its two passes")
     data = bytearray(position + len(blobs[-1]) - data_start)

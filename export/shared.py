@@ -26,6 +26,9 @@ from export.relayout import relayout
 from export.unit_graph import UnitGraph
 
 SHARED_FILE = "shared.tflite"
+# Largest whole-file signature's logit error against its cut-out, relative to the largest logit:
+# a cut-out's float weights have batch norm folded in, so they are rounded once more.
+SIGNATURE_TOLERANCE = {"none": verify.MAX_RELATIVE_LOGIT_ERROR, "float16": 1e-2}
 
 
 def signature_key(task_name, level):
@@ -83,11 +86,13 @@ def to_shared_tflite(models, tasks, mode="none", calibration=None, batch=1):
     return relayout(content)
 
 
-def check_signatures(content, expected, images):
-    """Raise ParityError unless each signature of the whole file gives `expected[key]` on `images`.
+def check_signatures(content, expected, images, mode):
+    """Raise ParityError unless each whole-file signature gives about `expected[key]` on `images`.
 
     `images` holds one batch per key ({key: [B, H, W, C]}); LiteRT.js runs the
-    whole file's signatures, the other runtimes its cut-outs.
+    whole file's signatures, the other runtimes its cut-outs, which fold batch
+    norm into float weights (export/served.py): the logits may differ by
+    SIGNATURE_TOLERANCE[mode] of their largest magnitude; integer ones not at all.
     """
     interpreter = verify.Interpreter(model_content=content, num_threads=1)
     for key, reference in expected.items():
@@ -96,6 +101,7 @@ def check_signatures(content, expected, images):
         outputs = runner(image=verify.quantize_input(images[key], details))
         output_details = next(iter(runner.get_output_details().values()))
         logits = verify.dequantize_output(next(iter(outputs.values())), output_details)
-        if not np.array_equal(logits, reference):
+        error = np.max(np.abs(logits - reference))
+        if error > SIGNATURE_TOLERANCE.get(mode, 0.0) * np.max(np.abs(reference)):
             raise verify.ParityError(f"signature {key} of the whole shared file differs from "
-                                     f"its cut-out by {np.max(np.abs(logits - reference)):.2e}")
+                                     f"its cut-out by {error:.2e}")

@@ -19,7 +19,9 @@ and every layer replaced by its unit form:
                   (scale, offset) per run, as a 1x1 DepthwiseConv2D with bias.
                   As a Mul and an Add right after a conv, the converter folds it
                   into the conv's kernel, which makes a private copy of a shared
-                  kernel; a depthwise conv it does not fold.
+                  kernel; a depthwise conv it does not fold. A level's cut-out
+                  folds it and merges a layer's l convs into one
+                  (export/served.py), as the per-level file has them.
   Dense (head)    per task: one bias-free block of rows per unit, summed (in
                   [out, in] layout a run's rows are not consecutive bytes); the
                   bias rides on the block of the task's first unit, which every

@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from dvn_runtime import ModelLoadError, TaskRuntime, load_manifest
-from dvn_runtime.cutout import read_index
+from dvn_runtime.cutout import read_buffers, read_index
 from dvn_runtime.multitask import MultiTaskRuntime, joint_ladder
 from runtime_helpers import run_cli
 
@@ -42,7 +42,7 @@ def damage_block_of(export_dir, key, spared):
     path = os.path.join(export_dir, "shared.tflite")
     content = bytearray(open(path, "rb").read())
     index = read_index(bytes(content))
-    signatures = {s["key"]: set(s["buffers"]) for s in index["signatures"]}
+    signatures = {s["key"]: set(read_buffers(s)) for s in index["signatures"]}
     block = max(signatures[key] - signatures[spared], key=lambda b: index["data"][b][1])
     start, size = index["data"][block][:2]
     content[start + size // 2] ^= 0xFF

@@ -16,11 +16,13 @@ import java.util.TreeSet;
  *
  * <p>The same steps as the Python runtime's {@code dvn_runtime/cutout.py}, which documents the
  * layout, and the same bytes: the manifest's sha256 of a model is that of its cut-out. The
- * file's cut-out index is JSON in its metadata entry {@code dvn_cutout}.
+ * file's cut-out index is JSON in its metadata entry {@code dvn_cutout}. A cut-out's "made"
+ * buffers (weights with batch norm folded in) are computed as numpy does: float32 products,
+ * float16 rounded to nearest even.
  */
 public final class SharedModelFile {
   private static final String INDEX_NAME = "dvn_cutout";
-  private static final long INDEX_VERSION = 2;
+  private static final long INDEX_VERSION = 3;
   private static final int ALIGN = 16;
   private static final int MODEL_VERSION = 3;
   // Model table fields of LiteRT's schema.fbs, in vtable order; 0 marks a field left out.
@@ -146,6 +148,12 @@ public final class SharedModelFile {
       usedSet.add(b);
     }
     int[] used = usedSet.stream().mapToInt(Integer::intValue).toArray();
+    List<?> recipes = (List<?>) signature.get("made");
+    byte[][] made = new byte[recipes.size()][];
+    for (int i = 0; i < made.length; i++) {
+      made[i] = madeBytes((Map<?, ?>) recipes.get(i), data);
+    }
+    int count = used.length + made.length;
     int[] codeTables = numbers(codes.get("tables"));
     int[] metadataTables = numbers(metadata.get("tables"));
     int[] definitionRegion = numbers(signature.get("signature_def"));
@@ -155,22 +163,28 @@ public final class SharedModelFile {
     };
     int table = 8 + 2 * MODEL_VTABLE.length;
     int vectors = table + 28;
-    int buffers =
-        aligned(vectors + 4L * (5 + codeTables.length + 1 + data.size() + metadataTables.length + 1), 8);
+    int buffers = aligned(vectors + 4L * (5 + codeTables.length + 1 + data.size() + made.length
+        + metadataTables.length + 1), 8);
     int empty = buffers + 4;
     int first = buffers + 24;
     int[] starts = new int[regions.length];
-    int position = aligned(first + 24L * used.length, ALIGN);
+    int position = aligned(first + 24L * count, ALIGN);
     for (int r = 0; r < regions.length; r++) {
       starts[r] = position;
       position = aligned(position + regions[r][1] - regions[r][0], ALIGN);
     }
-    int[] dataStarts = new int[used.length];
+    int[] dataStarts = new int[count];
+    int[] sizes = new int[count];
     int[][] extents = new int[used.length][];
-    for (int i = 0; i < used.length; i++) {
-      extents[i] = numbers(data.get(used[i]));
+    for (int i = 0; i < count; i++) {
+      if (i < used.length) {
+        extents[i] = numbers(data.get(used[i]));
+        sizes[i] = extents[i][1];
+      } else {
+        sizes[i] = made[i - used.length].length;
+      }
       dataStarts[i] = position;
-      position = aligned(position + extents[i][1], ALIGN);
+      position = aligned(position + sizes[i], ALIGN);
     }
 
     ByteBuffer out = ByteBuffer.allocate(position).order(ByteOrder.LITTLE_ENDIAN);
@@ -179,10 +193,10 @@ public final class SharedModelFile {
       out.putShort(8 + 2 * i, MODEL_VTABLE[i]);
     }
     out.putInt(table, table - 8).putInt(table + 4, MODEL_VERSION);
-    int[] targets = new int[data.size()];
+    int[] targets = new int[data.size() + made.length];
     java.util.Arrays.fill(targets, empty);
-    for (int i = 0; i < used.length; i++) {
-      targets[used[i]] = first + 24 * i;
+    for (int i = 0; i < count; i++) {
+      targets[i < used.length ? used[i] : data.size() + i - used.length] = first + 24 * i;
     }
     int[][] fields = {
       placed(codeTables, regions[0], starts[0]),
@@ -205,9 +219,9 @@ public final class SharedModelFile {
     for (int i = 0; i < BUFFER_VTABLE.length; i++) {
       out.putShort(empty + 4 + 2 * i, BUFFER_VTABLE[i]);
     }
-    for (int i = 0; i < used.length; i++) {
+    for (int i = 0; i < count; i++) {
       int at = first + 24 * i;
-      out.putInt(at, at - (empty + 4)).putLong(at + 8, dataStarts[i]).putLong(at + 16, extents[i][1]);
+      out.putInt(at, at - (empty + 4)).putLong(at + 8, dataStarts[i]).putLong(at + 16, sizes[i]);
     }
     for (int r = 0; r < regions.length; r++) {
       copy(out, starts[r], regions[r][0], regions[r][1] - regions[r][0]);
@@ -218,7 +232,115 @@ public final class SharedModelFile {
     for (int i = 0; i < used.length; i++) {
       copy(out, dataStarts[i], extents[i][0], extents[i][1]);
     }
+    for (int i = 0; i < made.length; i++) {
+      out.duplicate().position(dataStarts[used.length + i]).put(made[i]);
+    }
     return out.array();
+  }
+
+  /** A made buffer's bytes: its blocks side by side along the last axis, outer rows scaled. */
+  private byte[] madeBytes(Map<?, ?> recipe, List<?> data) {
+    boolean half = "float16".equals(recipe.get("type"));
+    int size = half ? 2 : 4;
+    int[] shape = numbers(recipe.get("shape"));
+    int rows = 1;
+    for (int k = 0; k < shape.length - 1; k++) {
+      rows *= shape[k];
+    }
+    int width = shape[shape.length - 1];
+    float[] scale = null;
+    List<?> scaleEntry = (List<?>) recipe.get("scale");
+    if (scaleEntry != null) {
+      boolean halfScale = "float16".equals(scaleEntry.get(1));
+      int[] extent = numbers(data.get(((Long) scaleEntry.get(0)).intValue()));
+      checkSize(extent, shape[0] * (halfScale ? 2 : 4));
+      scale = new float[shape[0]];
+      for (int o = 0; o < scale.length; o++) {
+        scale[o] = halfScale ? halfToFloat(content.getShort(extent[0] + 2 * o))
+            : content.getFloat(extent[0] + 4 * o);
+      }
+    }
+    int rowsPerOuter = rows / shape[0];
+    ByteBuffer out = ByteBuffer.allocate(rows * width * size).order(ByteOrder.LITTLE_ENDIAN);
+    int column = 0;
+    for (Object block : (List<?>) recipe.get("blocks")) {
+      int[] entry = numbers(block);
+      int blockWidth = entry[1];
+      int[] extent = numbers(data.get(entry[0]));
+      checkSize(extent, rows * blockWidth * size);
+      for (int r = 0; r < rows; r++) {
+        int from = extent[0] + r * blockWidth * size;
+        int to = (r * width + column) * size;
+        if (scale == null) {
+          copy(out, to, from, blockWidth * size);
+          continue;
+        }
+        float factor = scale[r / rowsPerOuter];
+        for (int c = 0; c < blockWidth; c++) {
+          if (half) {
+            out.putShort(to + 2 * c, floatToHalf(halfToFloat(content.getShort(from + 2 * c)) * factor));
+          } else {
+            out.putFloat(to + 4 * c, content.getFloat(from + 4 * c) * factor);
+          }
+        }
+      }
+      column += blockWidth;
+    }
+    if (column != width) {
+      throw new IndexOutOfBoundsException("a recipe's blocks do not add up to its width " + width);
+    }
+    return out.array();
+  }
+
+  private static void checkSize(int[] extent, int expected) {
+    if (extent[1] != expected) {
+      throw new IndexOutOfBoundsException(
+          "a buffer has " + extent[1] + " bytes; a recipe reads " + expected);
+    }
+  }
+
+  /** An IEEE half-precision value (its bits) as a float; exact. */
+  static float halfToFloat(short bits) {
+    int sign = (bits & 0x8000) << 16;
+    int exponent = (bits >>> 10) & 0x1f;
+    int mantissa = bits & 0x3ff;
+    if (exponent == 0x1f) {
+      return Float.intBitsToFloat(sign | 0x7f800000 | (mantissa << 13));
+    }
+    if (exponent == 0) {
+      return Math.copySign(mantissa * 0x1p-24f, sign != 0 ? -1f : 1f);
+    }
+    return Float.intBitsToFloat(sign | ((exponent + 112) << 23) | (mantissa << 13));
+  }
+
+  /** A float rounded to the nearest half-precision value (ties to even), as numpy does. */
+  static short floatToHalf(float value) {
+    int bits = Float.floatToRawIntBits(value);
+    int sign = (bits >>> 16) & 0x8000;
+    int exponent = ((bits >>> 23) & 0xff) - 112;
+    int mantissa = bits & 0x7fffff;
+    if (exponent == 0xff - 112) { // infinity or NaN
+      return (short) (sign | 0x7c00 | (mantissa == 0 ? 0 : Math.max(1, mantissa >>> 13)));
+    }
+    if (exponent >= 0x1f) {
+      return (short) (sign | 0x7c00);
+    }
+    if (exponent < -10) {
+      return (short) sign;
+    }
+    int shift = 13;
+    int result = (Math.max(exponent, 0) << 10) | (mantissa >>> 13);
+    if (exponent <= 0) { // a subnormal half: the implicit bit joins the mantissa
+      mantissa |= 0x800000;
+      shift = 14 - exponent;
+      result = mantissa >>> shift;
+    }
+    int rest = mantissa & ((1 << shift) - 1);
+    int halfway = 1 << (shift - 1);
+    if (rest > halfway || (rest == halfway && (result & 1) != 0)) {
+      result++; // a carry into the exponent is the right rounding, up to infinity
+    }
+    return (short) (sign | result);
   }
 
   private static int[] placed(int[] tables, int[] region, int start) {
