@@ -19,9 +19,9 @@ of buffers that every level shares. A cut-out writes its weights anyway
 
 Weights that change are "made" buffers, numbered after the file's buffers: a
 recipe (blocks side by side, rows scaled) that the cut-out computes from the
-shared file's bytes. Float32 weights and float16 weights (behind DEQUANTIZE)
-are rewritten; integer weights (int8, dynamic) are left as they are: folding a
-scale into int8 weights would round them again.
+shared file's bytes. Graphs of float32 weights and of float16 weights (behind
+DEQUANTIZE) are rewritten; a graph with integer weights (int8, dynamic range)
+is left as it is: folding a scale into int8 weights would round them again.
 """
 
 import copy
@@ -217,9 +217,6 @@ def _norm(graph, root, leaves, others):
 def _rewrite(graph, root, removed, added):
     """Rewrite the sum tree at root (merge, fold); whether it changed."""
     leaves, others, adds = graph.terms(root)
-    if (graph.graph.tensors[root.outputs[0]].type != schema.TensorType.FLOAT32
-            or any(graph.constant(leaf.inputs[1]) is None for leaf in leaves)):
-        return False
     norm = _norm(graph, root, leaves, others)
     groups = _groups(graph, leaves)
     if norm is None and all(len(members) == 1 for _, members in groups):
@@ -290,6 +287,9 @@ def served_graph(model, graph, signature, first_made):
     numbered from `first_made`.
     """
     rewritten = _Graph(model, copy.deepcopy(graph), first_made)
+    if any(rewritten.code(op) in LEAVES and rewritten.constant(op.inputs[1]) is None
+           for op in rewritten.graph.operators):
+        return None  # integer weights (int8, dynamic range): left whole, as the file has them
     removed, added = set(), []
     changed = False
     for root in list(rewritten.graph.operators):
