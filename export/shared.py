@@ -27,8 +27,10 @@ from export.unit_graph import UnitGraph
 
 SHARED_FILE = "shared.tflite"
 # Largest whole-file signature's logit error against its cut-out, relative to the largest logit:
-# a cut-out's float weights have batch norm folded in, so they are rounded once more.
-SIGNATURE_TOLERANCE = {"none": verify.MAX_RELATIVE_LOGIT_ERROR, "float16": 1e-2}
+# a cut-out's float weights have batch norm folded in, so they are rounded once more. A graph with
+# int8 weights is cut out unfolded (a dynamic-range level small enough to stay float is folded).
+SIGNATURE_TOLERANCE = {"none": verify.MAX_RELATIVE_LOGIT_ERROR, "float16": 1e-2,
+                       "dynamic": verify.MAX_RELATIVE_LOGIT_ERROR}
 
 
 def signature_key(task_name, level):
@@ -92,7 +94,7 @@ def check_signatures(content, expected, images, mode):
     `images` holds one batch per key ({key: [B, H, W, C]}); LiteRT.js runs the
     whole file's signatures, the other runtimes its cut-outs, which fold batch
     norm into float weights (export/served.py): the logits may differ by
-    SIGNATURE_TOLERANCE[mode] of their largest magnitude; integer ones not at all.
+    SIGNATURE_TOLERANCE[mode] of their largest magnitude; int8 ones not at all.
     """
     interpreter = verify.Interpreter(model_content=content, num_threads=1)
     for key, reference in expected.items():
