@@ -11,6 +11,10 @@ also holds. `relayout` writes the same model again with
   * each of these in a self-contained, 16-aligned byte region of the
     flatbuffer: every signature's subgraph; every signature def; the operator
     codes; the converter's metadata entries;
+  * beside each float signature, the graph its cut-out runs instead
+    (export/served.py: a layer's per-unit convs merged, batch norm folded in)
+    and its signature def, in regions that only the index reaches, with the
+    recipes of the weights that graph computes while cutting;
   * an index of the regions and of every buffer's bytes (JSON, absolute
     positions) in the metadata entry `dvn_cutout`, which dvn_runtime/cutout.py
     reads to cut out one signature.
