@@ -141,8 +141,11 @@ def describe_winner(scores):
 
     Methods tie with the best when the difference of their means is at most
     one standard error of that difference (exact equality for single runs).
+    A mean over one seed of a study has no spread to judge by: no winner then.
     """
     best = scores[0][1]
+    if any(e.get("seeds", 2) < 2 for _, e in scores):
+        return "none yet: 1 seed, no spread", best["accuracy"], "-"
     tied = [label for label, e in scores
             if best["accuracy"] - e["accuracy"] <= standard_error_of_difference(best, e)]
     rest = [(label, e["accuracy"]) for label, e in scores if label not in tied]
@@ -153,9 +156,11 @@ def describe_winner(scores):
 
 
 def accuracy_cell(entry):
-    """'0.9100', or '0.9100 ± 0.0040' for a mean over seeds."""
+    """'0.9100', '0.9100 ± 0.0040' for a mean over seeds, or '0.9100 (1 seed)'."""
     if "accuracy_std" not in entry:
         return f"{entry['accuracy']:.4f}"
+    if entry["seeds"] < 2:
+        return f"{entry['accuracy']:.4f} (1 seed)"
     return f"{entry['accuracy']:.4f} ± {entry['accuracy_std']:.4f}"
 
 

@@ -26,6 +26,13 @@ def mean_std(values):
     return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
 
 
+def mean_cell(values, signed=False):
+    """'0.9100 ± 0.0040' over seeds, or '0.9100 (1 seed)': one value has no spread."""
+    mean, std = mean_std(values)
+    text = f"{mean:+.4f}" if signed else f"{mean:.4f}"
+    return f"{text} ± {std:.4f}" if len(values) > 1 else f"{text} (1 seed)"
+
+
 def mean_entries(entry_lists):
     """One entry per (task, level) of the first list: accuracy mean, accuracy_std, seeds."""
     means = []
@@ -69,11 +76,10 @@ def stage_lines(label, done):
         key = (first["task"], first["level"])
         per_seed = [[next(e["accuracy"] for e in stage if (e["task"], e["level"]) == key)
                      for stage in run] for run in stages]
-        after = [mean_std(list(column)) for column in zip(*per_seed)]
-        forgetting = mean_std([run[0] - run[-1] for run in per_seed])
-        lines.append(f"| {label} | {key[0]} | {key[1]} | "
-                     + " | ".join(f"{m:.4f} ± {s:.4f}" for m, s in after)
-                     + f" | {forgetting[0]:+.4f} ± {forgetting[1]:.4f} |")
+        after = [mean_cell(list(column)) for column in zip(*per_seed)]
+        forgetting = mean_cell([run[0] - run[-1] for run in per_seed], signed=True)
+        lines.append(f"| {label} | {key[0]} | {key[1]} | " + " | ".join(after)
+                     + f" | {forgetting} |")
     return lines, len(stages[0])
 
 
@@ -105,18 +111,17 @@ def int8_section(runs, int8_labels):
         if not models:
             continue
         lines += [f"### {label}: float vs int8 (post-training, --quantize=int8), "
-                  f"{len(models)} seeds", "",
+                  f"{len(models)} seed{'s' if len(models) > 1 else ''}", "",
                   "| task | level | params | float | int8 | int8 - float |",
                   "| --- | ---: | ---: | ---: | ---: | ---: |"]
         for first in models[0]:
             same = [m for run in models for m in run
                     if (m["task"], m["level"]) == (first["task"], first["level"])]
-            floats = mean_std([m["accuracy_keras"] for m in same])
-            ints = mean_std([m["accuracy_tflite"] for m in same])
-            drop = mean_std([m["accuracy_tflite"] - m["accuracy_keras"] for m in same])
+            floats = mean_cell([m["accuracy_keras"] for m in same])
+            ints = mean_cell([m["accuracy_tflite"] for m in same])
+            drop = mean_cell([m["accuracy_tflite"] - m["accuracy_keras"] for m in same], signed=True)
             lines.append(f"| {first['task']} | {first['level']} | {first['params']:,} | "
-                         f"{floats[0]:.4f} ± {floats[1]:.4f} | {ints[0]:.4f} ± {ints[1]:.4f} | "
-                         f"{drop[0]:+.4f} ± {drop[1]:.4f} |")
+                         f"{floats} | {ints} | {drop} |")
         lines.append("")
     return lines
 
