@@ -49,6 +49,9 @@ def base_config():
     c.schedule = "cosine"  # cosine | step
     c.step_epochs = (0.5, 0.75)  # step schedule: fractions of training where the rate drops 10x
     c.jit_compile = False
+    # Run the train and test steps eagerly, without tf.function: for debugging, and faster for
+    # runs of a few steps, where tracing the steps costs more than running them.
+    c.run_eagerly = False
     c.strategy = "default"
     # multi_worker: seconds to wait for every worker to come up and for each collective op.
     c.worker_timeout = 600

@@ -41,14 +41,14 @@ def run_stage(build, train_tasks, eval_tasks, config, run_dir, strategy):
             trainer, model = build()
             trainer.compile(optimizer=make_optimizer(
                 config, steps_per_epoch(train_tasks, config.batch_size)),
-                jit_compile=config.jit_compile)
+                jit_compile=config.jit_compile, run_eagerly=config.run_eagerly)
             # Built now, not inside the first traced step, which would then be traced twice.
             trainer.optimizer.build(trainer.trained_variables())
         seconds = fit(trainer, train_tasks, config, run_dir)
         save_model(model, path)
     if not model.compiled:
         with strategy.scope():
-            model.compile()
+            model.compile(run_eagerly=config.run_eagerly)
     return model, evaluate(model, eval_tasks, config), seconds
 
 

@@ -1,5 +1,7 @@
 """Every scenario config runs end to end: a tiny backbone, one epoch, tfds's mock data.
 
+The embedded digits scenarios are the session's real runs (tests/conftest.py).
+
 CIFAR-10/100 and STL-10 come from `tfds.testing.mock_data` (random examples
 of the real features). Tiny-ImageNet cannot be mocked, as its class names come
 from the zip: it is prepared for real from a small zip in the official layout
@@ -68,12 +70,17 @@ def tiny_imagenet_dir(tmp_path_factory):
 
 
 def tiny_config(scenario, data_dir, **overrides):
-    """The scenario's config with a tiny backbone and one short epoch."""
+    """The scenario's config with a tiny backbone and one short epoch of three steps, run eagerly.
+
+    The digits runs of tests/conftest.py and tests/test_methods.py run the
+    traced steps; here a step costs less than tracing it.
+    """
     config = train.load_scenario_config(scenario)
     config.backbone = "resnet-8"
     config.base_width = 4
     config.epochs = 1
     config.batch_size = 8
+    config.run_eagerly = True
     config.data_dir = str(data_dir)
     for key, value in overrides.items():
         config[key] = value
@@ -205,9 +212,12 @@ def test_s1_two_halves_of_cifar10_in_stages(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("scenario, stages", [("digits", 0), ("digits_seq", 2)])
-def test_embedded_digits_scenarios(tmp_path, scenario, stages):
-    results, config, _ = run_scenario(scenario, tmp_path, tmp_path, base_width=8)
-    check_results(results, config, [5, 5])
+def test_embedded_digits_scenarios(request, scenario, stages):
+    """The session's real runs of the embedded scenarios (tests/conftest.py), checked as above."""
+    workdir = request.getfixturevalue(f"{scenario}_run")
+    results = json.loads((workdir / "results.json").read_text())
+    assert (workdir / "results.md").exists()
+    check_results(results, train.load_scenario_config(scenario), [5, 5])
     assert len(results.get("stages", [])) == stages
 
 
