@@ -53,6 +53,27 @@ def digits_run(tmp_path_factory):
     return made_once(tmp_path_factory, "digits_run", train)
 
 
+SEQUENTIAL_RUN = {"base_width": 8, "batch_size": 64, "epochs": 10}
+
+
+@pytest.fixture(scope="session")
+def digits_seq_run(tmp_path_factory):
+    """Workdir of the DVN learning digits_seq in two stages (Eq. 4) in-process: width 8, 10 epochs.
+
+    Its config is digits_seq's with SEQUENTIAL_RUN; copy `stage1_low` to start
+    another sequential method from the same first stage.
+    """
+    def train(workdir):
+        from configs import digits_seq
+        from dvn_tf.train import run
+
+        config = digits_seq.get_config()
+        config.update(SEQUENTIAL_RUN)
+        run(config, str(workdir))
+
+    return made_once(tmp_path_factory, "digits_seq_run", train)
+
+
 def exported_once(tmp_path_factory, digits_run, name, *args):
     """digits_run exported once per test run by the real export CLI with args: Export(tflite, stdout).
 
@@ -89,7 +110,8 @@ def digits_int8_export(tmp_path_factory, digits_run):
     return exported_once(tmp_path_factory, digits_run, "digits_int8_export", "--quantize=int8")
 
 
-SESSION_RUN_FIXTURES = {"digits_run", "digits_export", "digits_shared_export", "digits_int8_export"}
+SESSION_RUN_FIXTURES = {"digits_run", "digits_seq_run", "digits_export", "digits_shared_export",
+                        "digits_int8_export"}
 
 
 def pytest_collection_modifyitems(items):

@@ -1,4 +1,9 @@
-"""Sequential learning and the compared methods, run in-process on the embedded digits."""
+"""Sequential learning and the compared methods, run in-process on the embedded digits.
+
+The DVN's sequential run is the session's `digits_seq_run` (tests/conftest.py):
+finetune and feature extraction start from a copy of its first stage, and the
+resume test from a copy of the whole run.
+"""
 
 import json
 import shutil
@@ -7,6 +12,7 @@ import numpy as np
 import pytest
 
 from configs import digits, digits_seq
+from conftest import SEQUENTIAL_RUN
 from dvn_tf.distillation import distillation_loss
 from dvn_tf.train import run
 
@@ -29,17 +35,33 @@ def test_distillation_loss_is_zero_only_when_student_matches_teacher():
     assert float(distillation_loss(logits[::-1], logits, 2.0)) > 0.1
 
 
-@pytest.mark.slow
-def test_dvn_keeps_the_old_task_and_finetuning_forgets_it(tmp_path, capsys):
-    dvn = run(config_of(digits_seq, epochs=10), str(tmp_path / "dvn"))
+def sequential_config(**overrides):
+    """digits_seq as the session's `digits_seq_run` trained it, with overrides."""
+    config = digits_seq.get_config()
+    config.update({**SEQUENTIAL_RUN, **overrides})
+    return config
+
+
+def results_of(workdir):
+    return json.loads((workdir / "results.json").read_text())
+
+
+def from_its_first_stage(digits_seq_run, workdir):
+    """workdir holding a copy of the session run's finished stage 1, as a new method's start."""
+    shutil.copytree(digits_seq_run / "stage1_low", workdir / "stage1_low")
+    return str(workdir)
+
+
+def test_dvn_keeps_the_old_task_and_finetuning_forgets_it(digits_seq_run, tmp_path, capsys):
+    dvn = results_of(digits_seq_run)
     after_first, after_both = (accuracies(s["entries"]) for s in dvn["stages"])
     drops = {level: after_first[("low", level)] - after_both[("low", level)] for level in (1, 2)}
     assert max(drops.values()) <= 0.03, drops
     assert all(after_both[("high", level)] >= 0.95 for level in (1, 2)), after_both
 
     # The same stage 1, then stage 2 without distillation.
-    shutil.copytree(tmp_path / "dvn" / "stage1_low", tmp_path / "ft" / "stage1_low")
-    finetune = run(config_of(digits_seq, epochs=10, method="finetune"), str(tmp_path / "ft"))
+    finetune = run(sequential_config(method="finetune"),
+                   from_its_first_stage(digits_seq_run, tmp_path))
     assert "Resuming" not in capsys.readouterr().out.split("Stage 2")[0]
     ft_first, ft_both = (accuracies(s["entries"]) for s in finetune["stages"])
     assert ft_first == after_first
@@ -47,30 +69,31 @@ def test_dvn_keeps_the_old_task_and_finetuning_forgets_it(tmp_path, capsys):
     assert max(ft_drops.values()) > max(drops.values()) + 0.05, (ft_drops, drops)
 
 
-@pytest.mark.slow
-def test_feature_extraction_leaves_the_old_task_untouched(tmp_path):
-    results = run(config_of(digits_seq, epochs=2, method="feature_extraction"), str(tmp_path))
+def test_feature_extraction_leaves_the_old_task_untouched(digits_seq_run, tmp_path):
+    results = run(sequential_config(epochs=2, method="feature_extraction"),
+                  from_its_first_stage(digits_seq_run, tmp_path))
     after_first, after_both = (accuracies(s["entries"]) for s in results["stages"])
     assert all(after_both[("low", level)] == after_first[("low", level)] for level in (1, 2))
     assert set(after_both) == {("low", 1), ("low", 2), ("high", 1), ("high", 2)}
 
 
-@pytest.mark.slow
-def test_a_finished_stage_is_reloaded_and_a_killed_one_resumes(tmp_path, capsys):
-    config = config_of(digits_seq, epochs=2)
-    first = run(config, str(tmp_path))
+def test_a_finished_stage_is_reloaded_and_a_killed_one_resumes(digits_seq_run, tmp_path, capsys):
+    shutil.copytree(digits_seq_run, tmp_path, dirs_exist_ok=True)
+    first = results_of(tmp_path)
     (tmp_path / "stage2_high" / "model.keras").unlink()  # as if killed after its last epoch
     capsys.readouterr()
-    again = run(config, str(tmp_path))
+    again = run(sequential_config(), str(tmp_path))
     out = capsys.readouterr().out
-    assert "Resuming from epoch 2 of 2" in out and out.count("Epoch 1/2") == 0
+    epochs = SEQUENTIAL_RUN["epochs"]
+    assert f"Resuming from epoch {epochs} of {epochs}" in out
+    assert out.count(f"Epoch 1/{epochs}") == 0
     assert accuracies(again["entries"]) == accuracies(first["entries"])
-    assert json.loads((tmp_path / "results.json").read_text())["stages"] == again["stages"]
+    assert results_of(tmp_path)["stages"] == again["stages"]
 
 
-@pytest.mark.slow
-def test_nested_and_independent_report_every_budget(tmp_path):
-    dvn = run(config_of(digits, epochs=1), str(tmp_path / "dvn"))
+def test_nested_and_independent_report_every_budget(digits_seq_run, tmp_path):
+    """Against the DVN of the session's sequential run: the same network as joint digits'."""
+    dvn = results_of(digits_seq_run)
     nested = run(config_of(digits, epochs=1, method="nested"), str(tmp_path / "nested"))
     independent = run(config_of(digits, epochs=1, method="independent"),
                       str(tmp_path / "independent"))
