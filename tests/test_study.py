@@ -20,8 +20,7 @@ from dvn_tf.experiment import make_model
 from dvn_tf.study import main, run_dir, run_study
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# Eager: seven steps a task cost less than tracing them (configs/common.py).
-TINY = {"epochs": 1, "base_width": 4, "batch_size": 32, "train_examples": 200, "run_eagerly": True}
+TINY = {"epochs": 1, "base_width": 4, "batch_size": 32, "train_examples": 200}
 IPD = {**TINY, **INPLACE_DISTILLATION}
 STUDY = {"seeds": 2, "int8": [], "runs": [("digits", "dvn", TINY), ("digits", "dvn+ipd", IPD)]}
 
