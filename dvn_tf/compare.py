@@ -155,13 +155,17 @@ def describe_winner(scores):
     return winner, best["accuracy"], runner_up
 
 
+def spread_cell(mean, std, seeds, signed=False):
+    """'0.9100 ± 0.0040' for a mean over seeds, or '0.9100 (1 seed)': one value has no spread."""
+    text = f"{mean:+.4f}" if signed else f"{mean:.4f}"
+    return f"{text} ± {std:.4f}" if seeds > 1 else f"{text} (1 seed)"
+
+
 def accuracy_cell(entry):
-    """'0.9100', '0.9100 ± 0.0040' for a mean over seeds, or '0.9100 (1 seed)'."""
+    """'0.9100' for a run, or its spread_cell for a mean over seeds."""
     if "accuracy_std" not in entry:
         return f"{entry['accuracy']:.4f}"
-    if entry["seeds"] < 2:
-        return f"{entry['accuracy']:.4f} (1 seed)"
-    return f"{entry['accuracy']:.4f} ± {entry['accuracy_std']:.4f}"
+    return spread_cell(entry["accuracy"], entry["accuracy_std"], entry["seeds"])
 
 
 def markdown(runs, title=None):

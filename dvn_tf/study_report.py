@@ -27,10 +27,8 @@ def mean_std(values):
 
 
 def mean_cell(values, signed=False):
-    """'0.9100 ± 0.0040' over seeds, or '0.9100 (1 seed)': one value has no spread."""
-    mean, std = mean_std(values)
-    text = f"{mean:+.4f}" if signed else f"{mean:.4f}"
-    return f"{text} ± {std:.4f}" if len(values) > 1 else f"{text} (1 seed)"
+    """The mean of values over seeds with its spread, as dvn_tf.compare writes it."""
+    return compare.spread_cell(*mean_std(values), len(values), signed)
 
 
 def mean_entries(entry_lists):
