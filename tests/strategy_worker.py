@@ -28,6 +28,7 @@ from dvn_tf.units import UnitPlan  # noqa: E402
 BATCH = 8  # per task, global; each of the two replicas gets 4
 CLASSES = {"a": 3, "b": 4}
 MODEL_OPTIONS = {"backbone": "resnet-8", "base_width": 4}  # other tests set other tasks, backbone
+RUN_EAGERLY = False  # eager steps: for a backbone whose traced step costs more than a few eager ones
 
 
 class ProbedDVN(DVNModel):
@@ -59,7 +60,7 @@ class FreshStart:
                                    **MODEL_OPTIONS)
             self.model.build()
             self.model.compile(optimizer=keras.optimizers.SGD(
-                0.1, momentum=0.9, nesterov=True, weight_decay=1e-3))
+                0.1, momentum=0.9, nesterov=True, weight_decay=1e-3), run_eagerly=RUN_EAGERLY)
             self.model.optimizer.build(self.model.trained_variables())
         self.state = self.variables()
         self.initial = [keras.ops.convert_to_numpy(v) for v in self.state]
