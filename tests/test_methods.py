@@ -94,8 +94,9 @@ def test_a_finished_stage_is_reloaded_and_a_killed_one_resumes(digits_seq_run, t
 def test_nested_and_independent_report_every_budget(digits_seq_run, tmp_path):
     """Against the DVN of the session's sequential run: the same network as joint digits'."""
     dvn = results_of(digits_seq_run)
-    nested = run(config_of(digits, epochs=1, method="nested"), str(tmp_path / "nested"))
-    independent = run(config_of(digits, epochs=1, method="independent"),
+    one_eager_step = {"epochs": 1, "train_examples": 64, "run_eagerly": True}  # budgets, not learning
+    nested = run(config_of(digits, method="nested", **one_eager_step), str(tmp_path / "nested"))
+    independent = run(config_of(digits, method="independent", **one_eager_step),
                       str(tmp_path / "independent"))
     budgets = [(e["task"], e["level"], e["params"]) for e in dvn["entries"]]
     for results in (nested, independent):
