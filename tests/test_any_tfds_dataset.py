@@ -80,7 +80,8 @@ def test_mnist_tasks_train_through_the_cli_under_mock_data(tmp_path):
     run = subprocess.run(
         [sys.executable, "-c", RUN_TRAIN_CLI_UNDER_MOCK, "--scenario=fashion",
          f"--workdir={workdir}", f"--config.tasks={MNIST_TASKS}", "--config.base_width=4",
-         "--config.epochs=1", "--config.batch_size=8", f"--config.data_dir={tmp_path}"],
+         "--config.epochs=1", "--config.batch_size=8", "--config.train_examples=8",
+         "--config.run_eagerly=true", f"--config.data_dir={tmp_path}"],
         cwd=REPO, env={**os.environ, "PYTHONPATH": str(guard)}, capture_output=True,
         text=True, stdin=subprocess.DEVNULL, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
