@@ -39,9 +39,9 @@ import keras
 import numpy as np
 from keras import ops
 
-from dvn_tf.layers import SlicedConv2D, TaskHead
+from dvn_tf.layers import SlicedConv2D, SlicedDepthwiseConv2D, TaskHead
 
-SHARED_KINDS = (SlicedConv2D, TaskHead)  # DVN layers whose weights the levels share
+SHARED_KINDS = (SlicedConv2D, SlicedDepthwiseConv2D, TaskHead)  # DVN layers whose weights the levels share
 ELEMENTWISE = (keras.layers.ReLU, keras.layers.Activation, keras.layers.Dropout,
                keras.layers.GlobalAveragePooling2D)
 
@@ -129,6 +129,24 @@ class BlockStore:
             result[run] = terms[0] if len(terms) == 1 else keras.layers.Add()(terms)
         return Parts(result)
 
+    def depthwise(self, plain, x, task, level):
+        """out[r] = the units of run r side by side, each depthwise conv(in[u], kernel[u's channels])."""
+        sliced = self.by_name.get(plain.name)
+        if not isinstance(sliced, SlicedDepthwiseConv2D):
+            raise ValueError(f"plain depthwise conv {plain.name!r} has no SlicedDepthwiseConv2D "
+                             "in the DVN")
+        channels = sliced.plan.unit_channels(sliced.width)
+        kernel = ops.convert_to_numpy(sliced.kernel)
+        outputs = {unit: self.apply(
+            (sliced.name, unit),
+            lambda unit=unit: keras.layers.DepthwiseConv2D(
+                plain.kernel_size, strides=plain.strides, padding=plain.padding, use_bias=False,
+                name=f"{sliced.name}_u{unit}"),
+            [kernel[:, :, list(channels[unit])]], piece) for unit, piece in _units(x, channels)}
+        return Parts({run: outputs[run[0]] if len(run) == 1 else
+                      keras.layers.Concatenate()([outputs[unit] for unit in run])
+                      for run in x.parts})
+
     def head(self, plain, x, task, level):
         """The task head as one row block per unit, summed; the bias on the task's first unit."""
         head = self.by_name.get(plain.name)
@@ -202,6 +220,8 @@ class UnitGraph:
     def _layer(self, layer, task, level, x):
         if type(layer) is keras.layers.Conv2D:
             return self.store.conv(layer, x, task, level)
+        if isinstance(layer, keras.layers.DepthwiseConv2D):
+            return self.store.depthwise(layer, x, task, level)
         if isinstance(layer, keras.layers.BatchNormalization):
             return _norm(layer, x)
         if isinstance(layer, keras.layers.Dense):
