@@ -12,6 +12,10 @@ of buffers that every level shares. A cut-out writes its weights anyway
     (STRIDED_SLICE on the last axis) that tile it, with the same geometry,
     becomes one op on that tensor, whose weight is the leaves' weights side by
     side along the input axis;
+  * a CONCATENATION on the last axis of DEPTHWISE_CONV_2D ops (a MobileNetV2
+    layer's per-unit depthwise convs, export/unit_graph.py) that read slices
+    tiling one tensor, with the same geometry, becomes one depthwise conv on
+    that tensor, whose kernel and bias are theirs side by side;
   * a batch norm (1x1 DEPTHWISE_CONV_2D, depth multiplier 1, constant scale and
     offset) that alone reads a sum of convs: its scale multiplies each conv's
     output rows, its offset becomes a bias and its activation moves to the
@@ -31,6 +35,7 @@ from ai_edge_litert import schema_py_generated as schema
 
 OP = schema.BuiltinOperator
 LEAVES = (OP.CONV_2D, OP.FULLY_CONNECTED)
+WEIGHTED = (*LEAVES, OP.DEPTHWISE_CONV_2D)
 WEIGHT_TYPES = {schema.TensorType.FLOAT32: "float32", schema.TensorType.FLOAT16: "float16"}
 
 
@@ -148,14 +153,15 @@ class _Graph:
             op.builtinOptions.fusedActivationFunction = activation
         return op
 
-    def made_weight(self, leaves, scale):
-        """The float32 tensor of the leaves' weights side by side, rows times `scale` (or 1)."""
-        weights = [self.constant(leaf.inputs[1]) for leaf in leaves]
-        widths = [int(self.graph.tensors[leaf.inputs[1]].shape[-1]) for leaf in leaves]
-        first = leaves[0].inputs[1]
+    def made_weight(self, leaves, scale, operand=1):
+        """The float32 tensor of the leaves' `operand`s (weights; 2: biases) side by side, rows
+        times `scale` (or 1)."""
+        weights = [self.constant(leaf.inputs[operand]) for leaf in leaves]
+        widths = [int(self.graph.tensors[leaf.inputs[operand]].shape[-1]) for leaf in leaves]
+        first = leaves[0].inputs[operand]
         shape = [int(n) for n in self.graph.tensors[first].shape[:-1]] + [sum(widths)]
         kind = weights[0][1]
-        self.made.append({"shape": shape, "type": kind,
+        self.made.append({"shape": shape if len(shape) > 1 else [1, *shape], "type": kind,
                           "blocks": [[int(b), width] for (b, _), width in zip(weights, widths)],
                           "scale": scale and [int(scale[0]), scale[1]]})
         buffer = self.first_made + len(self.made) - 1
@@ -256,6 +262,26 @@ def _rewrite(graph, root, removed, added):
     return True
 
 
+def _merge_depthwise(graph, concat, removed, added):
+    """Merge a concatenation of per-unit depthwise convs into one depthwise conv; whether it did."""
+    producers = [graph.producer.get(t) for t in concat.inputs]
+    rank = len(graph.graph.tensors[concat.outputs[0]].shape)
+    if (_activation(concat) or concat.builtinOptions.axis not in (-1, rank - 1)
+            or any(op is None or graph.code(op) != OP.DEPTHWISE_CONV_2D or _activation(op)
+                   or op.builtinOptions.depthMultiplier != 1 or not graph.read_once(op.outputs[0])
+                   or graph.constant(op.inputs[1]) is None or len(op.inputs) < 3
+                   or graph.constant(op.inputs[2]) is None for op in producers)):
+        return False
+    (x, members), *more = _groups(graph, producers)
+    if more or members != producers:  # not one tiling, in the concatenation's order
+        return False
+    leaf = members[0]
+    weight, bias = (graph.made_weight(members, None, operand) for operand in (1, 2))
+    added.append(graph.new_op(leaf, [x, weight, bias], [concat.outputs[0]], 0))
+    removed.update(id(op) for op in (*members, concat))
+    return True
+
+
 def _compact(graph):
     """Drop ops whose outputs nobody reads and tensors no op uses; {old tensor: new number}."""
     ops = graph.operators
@@ -287,7 +313,7 @@ def served_graph(model, graph, signature, first_made):
     numbered from `first_made`.
     """
     rewritten = _Graph(model, copy.deepcopy(graph), first_made)
-    if any(rewritten.code(op) in LEAVES and rewritten.constant(op.inputs[1]) is None
+    if any(rewritten.code(op) in WEIGHTED and rewritten.constant(op.inputs[1]) is None
            for op in rewritten.graph.operators):
         return None  # integer weights (int8, dynamic range): left whole, as the file has them
     removed, added = set(), []
@@ -295,6 +321,8 @@ def served_graph(model, graph, signature, first_made):
     for root in list(rewritten.graph.operators):
         if rewritten.code(root) in (*LEAVES, OP.ADD) and not rewritten.inner(root):
             changed |= _rewrite(rewritten, root, removed, added)
+        elif rewritten.code(root) == OP.CONCATENATION:
+            changed |= _merge_depthwise(rewritten, root, removed, added)
     if not changed:
         return None
     rewritten.graph.operators = [op for op in rewritten.graph.operators

@@ -41,6 +41,12 @@ from keras import ops
 
 from dvn_tf.layers import SlicedConv2D, SlicedDepthwiseConv2D, TaskHead
 
+
+
+class LayoutError(ValueError):
+    """A DVN that the shared layout cannot build on unit blocks (a layer kind it does not split)."""
+
+
 SHARED_KINDS = (SlicedConv2D, SlicedDepthwiseConv2D, TaskHead)  # DVN layers whose weights the levels share
 ELEMENTWISE = (keras.layers.ReLU, keras.layers.Activation, keras.layers.Dropout,
                keras.layers.GlobalAveragePooling2D)
@@ -90,7 +96,7 @@ class BlockStore:
             if not isinstance(layer, SHARED_KINDS):
                 continue
             if layer.name in self.by_name:
-                raise ValueError(f"the DVN has two layers named {layer.name!r}; the shared "
+                raise LayoutError(f"the DVN has two layers named {layer.name!r}; the shared "
                                  "layout maps plain layers to DVN layers by name")
             self.by_name[layer.name] = layer
 
@@ -109,7 +115,7 @@ class BlockStore:
         """out[r] = sum over input units u of conv(in[u], kernel[u rows, r columns])."""
         sliced = self.by_name.get(plain.name)
         if not isinstance(sliced, SlicedConv2D):
-            raise ValueError(f"plain conv {plain.name!r} has no SlicedConv2D in the DVN")
+            raise LayoutError(f"plain conv {plain.name!r} has no SlicedConv2D in the DVN")
         plan = sliced.plan
         columns = plan.unit_channels(sliced.filters)
         rows = (plan.unit_channels(sliced.input_width) if sliced.input_width else
@@ -133,7 +139,7 @@ class BlockStore:
         """out[r] = the units of run r side by side, each depthwise conv(in[u], kernel[u's channels])."""
         sliced = self.by_name.get(plain.name)
         if not isinstance(sliced, SlicedDepthwiseConv2D):
-            raise ValueError(f"plain depthwise conv {plain.name!r} has no SlicedDepthwiseConv2D "
+            raise LayoutError(f"plain depthwise conv {plain.name!r} has no SlicedDepthwiseConv2D "
                              "in the DVN")
         channels = sliced.plan.unit_channels(sliced.width)
         kernel = ops.convert_to_numpy(sliced.kernel)
@@ -151,7 +157,7 @@ class BlockStore:
         """The task head as one row block per unit, summed; the bias on the task's first unit."""
         head = self.by_name.get(plain.name)
         if not isinstance(head, TaskHead):
-            raise ValueError(f"plain dense {plain.name!r} has no TaskHead in the DVN")
+            raise LayoutError(f"plain dense {plain.name!r} has no TaskHead in the DVN")
         kernel_level = level if head.per_level else head.plan.units
         kernel, bias = (ops.convert_to_numpy(w) for w in head.weights_for(kernel_level))
         rows = head.plan.channels(head.input_width, task, kernel_level)
@@ -229,9 +235,10 @@ class UnitGraph:
         if isinstance(layer, keras.layers.Add):
             runs = x[0].parts.keys()
             if any(part.parts.keys() != runs for part in x):
-                raise ValueError(f"{layer.name}: adding tensors of different units")
+                raise LayoutError(f"{layer.name}: adding tensors of different units")
             return Parts({r: keras.layers.Add()([part.parts[r] for part in x]) for r in runs})
         if isinstance(layer, ELEMENTWISE):
             return x.map(layer)
-        raise ValueError(f"the shared layout cannot split a {type(layer).__name__} "
-                         f"({layer.name!r}) into unit blocks; add its case to export/unit_graph.py")
+        raise LayoutError(f"the shared layout cannot split a {type(layer).__name__} "
+                          f"({layer.name!r}) into unit blocks; export with --layout=per-level "
+                          "(or add its case to export/unit_graph.py)")
