@@ -24,10 +24,11 @@ of buffers that every level shares. A cut-out writes its weights anyway
     sum's last op. A batch norm after a residual sum (conv + shortcut) stays.
 
 Weights that change are "made" buffers, numbered after the file's buffers: a
-recipe (blocks side by side, outer rows or last-axis channels scaled) that the cut-out computes from the
-shared file's bytes. Graphs of float32 weights and of float16 weights (behind
-DEQUANTIZE) are rewritten; a graph with integer weights (int8, dynamic range)
-is left as it is: folding a scale into int8 weights would round them again.
+recipe (blocks side by side, outer rows or last-axis channels scaled) that the
+cut-out computes from the shared file's bytes. Graphs of float32 weights and of
+float16 weights (behind DEQUANTIZE) are rewritten; a graph with integer weights
+(int8, dynamic range) is left as it is: folding a scale into int8 weights would
+round them again.
 """
 
 import copy

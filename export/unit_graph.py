@@ -22,6 +22,10 @@ and every layer replaced by its unit form:
                   kernel; a depthwise conv it does not fold. A level's cut-out
                   folds it and merges a layer's l convs into one
                   (export/served.py), as the per-level file has them.
+  DepthwiseConv2D (MobileNetV2) no cross-unit blocks: one depthwise conv per
+                  unit, the units of a run concatenated; each unit's channels
+                  of the kernel are stored once (exact sharing). A cut-out
+                  merges them back into one and folds the batch norm after it.
   Dense (head)    per task: one bias-free block of rows per unit, summed (in
                   [out, in] layout a run's rows are not consecutive bytes); the
                   bias rides on the block of the task's first unit, which every
@@ -30,9 +34,8 @@ and every layer replaced by its unit form:
 
 The layers are kept in a `BlockStore` shared by every (task, level), so a
 block is one variable however many levels call it. A new sliced layer kind
-needs one case in `UnitGraph._layer`: a depthwise conv's kernel has no
-cross-unit blocks, so it would run one depthwise conv per unit on the (unit,
-unit) diagonal, with exact sharing, and return single-unit parts.
+needs one case in `UnitGraph._layer`; a layer it has none for raises
+LayoutError (the export CLI prints it in one line).
 """
 
 import keras
@@ -47,7 +50,8 @@ class LayoutError(ValueError):
     """A DVN that the shared layout cannot build on unit blocks (a layer kind it does not split)."""
 
 
-SHARED_KINDS = (SlicedConv2D, SlicedDepthwiseConv2D, TaskHead)  # DVN layers whose weights the levels share
+# DVN layers whose weights the levels share
+SHARED_KINDS = (SlicedConv2D, SlicedDepthwiseConv2D, TaskHead)
 ELEMENTWISE = (keras.layers.ReLU, keras.layers.Activation, keras.layers.Dropout,
                keras.layers.GlobalAveragePooling2D)
 
@@ -136,7 +140,7 @@ class BlockStore:
         return Parts(result)
 
     def depthwise(self, plain, x, task, level):
-        """out[r] = the units of run r side by side, each depthwise conv(in[u], kernel[u's channels])."""
+        """out[r] = run r's units side by side, each depthwise conv(in[u], kernel[u's channels])."""
         sliced = self.by_name.get(plain.name)
         if not isinstance(sliced, SlicedDepthwiseConv2D):
             raise LayoutError(f"plain depthwise conv {plain.name!r} has no SlicedDepthwiseConv2D "

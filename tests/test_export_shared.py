@@ -221,7 +221,7 @@ def test_the_shared_export_log_names_file_and_signature(digits_shared_export):
 
 @pytest.fixture(scope="module")
 def mobilenet_dvn():
-    """A tiny MobileNetV2 DVN (width 0.25, depth 0.25, 8x8 gray), k = 2, orders (1, 2) and (2, 1)."""
+    """A tiny MobileNetV2 DVN (width 0.25, depth 0.25, 8x8 gray); k = 2, orders (1, 2), (2, 1)."""
     import keras
 
     from dvn_tf.model import DVNModel
