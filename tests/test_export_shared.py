@@ -290,3 +290,15 @@ def test_a_mobilenetv2_shared_file_stores_each_depthwise_channel_once(mobilenet_
             assert np.max(np.abs(got - reference)) <= SIGNATURE_TOLERANCE["none"] * np.max(
                 np.abs(reference)), key
             np.testing.assert_array_equal(np.argmax(got, 1), np.argmax(reference, 1))
+
+
+def test_a_layer_without_a_unit_form_raises_a_layout_error(noncontiguous_dvn):
+    """The export CLI ends with its one line (export/__main__.py), not a traceback."""
+    import keras
+
+    from export.unit_graph import LayoutError, UnitGraph
+
+    inputs = keras.Input((8, 8, 3))
+    plain = keras.Model(inputs, keras.layers.MaxPooling2D()(inputs))
+    with pytest.raises(LayoutError, match=r"cannot split a MaxPooling2D .*--layout=per-level"):
+        UnitGraph(noncontiguous_dvn).level_model(plain, 0, 1)
