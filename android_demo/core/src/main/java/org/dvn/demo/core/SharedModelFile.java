@@ -239,6 +239,11 @@ public final class SharedModelFile {
     return out.array();
   }
 
+  /** A made buffer's bytes for a recipe (an index entry of "made") over this file's buffers. */
+  byte[] madeBytes(Map<?, ?> recipe) {
+    return madeBytes(recipe, (List<?>) index.get("data"));
+  }
+
   /**
    * A made buffer's bytes: its blocks side by side along the last axis, outer rows (scale axis 0)
    * or last-axis channels (axis -1, a depthwise kernel) scaled.
