@@ -12,7 +12,8 @@ cut-out runs is not the signature's own but one written for it
 (export/served.py): per layer one conv with batch norm folded in, as in a
 per-level file. Its changed weights are "made" buffers, numbered after the
 file's buffers, each a recipe: blocks of stored buffers side by side along
-the last axis, every outer row times a stored scale (made_bytes). A cut-out
+the last axis, every outer row (or every last-axis channel: a depthwise
+kernel) times a stored scale (make). A cut-out
 copies the regions and the used buffers' bytes, computes the made buffers and
 writes a new model table in front of them, so it costs about one pass over the
 level's weights.
@@ -39,7 +40,8 @@ import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 
 INDEX_NAME = b"dvn_cutout"
-INDEX_VERSION = 3
+INDEX_VERSION = 4
+READ_VERSIONS = (3, 4)  # 3: no scale axis (outer rows), otherwise the same
 ALIGN = 16
 MODEL_VERSION = 3
 # Model table fields of LiteRT's schema.fbs, in vtable order; 0 marks a field left out.
@@ -138,9 +140,10 @@ def read_index(content):
         if isinstance(error, CutoutError):
             raise
         raise CutoutError(f"its cut-out index cannot be read ({error})") from None
-    if not isinstance(index, dict) or index.get("version") != INDEX_VERSION:
+    if not isinstance(index, dict) or index.get("version") not in READ_VERSIONS:
         raise CutoutError(f"its cut-out index has version {index.get('version')!r}; this "
-                          f"runtime reads version {INDEX_VERSION}: export again")
+                          f"runtime reads versions {' and '.join(map(str, READ_VERSIONS))}: "
+                          "export again")
     return index
 
 
@@ -166,7 +169,7 @@ def made_size(recipe):
 
 def make(content, data, recipe):
     """A made buffer (a numpy array): its blocks side by side along the last axis, every outer
-    row times its scale.
+    row (scale axis 0) or every last-axis channel (axis -1) times its scale.
 
     float16 weights are scaled in float32 and rounded to float16 (nearest even).
     """
@@ -182,10 +185,15 @@ def make(content, data, recipe):
 
     if sum(width for _, width in recipe["blocks"]) != shape[-1]:
         raise ValueError(f"a recipe's blocks do not add up to its shape {shape}")
-    scale = None
+    scale = axis = None
     if recipe["scale"]:
-        buffer, kind = recipe["scale"]
-        scale = values(buffer, shape[0], _WEIGHT_TYPES[kind]).astype(np.float32)[:, None, None]
+        buffer, kind, *axis = recipe["scale"]
+        axis = axis[0] if axis else 0  # index version 3 scales outer rows only
+        if axis not in (0, -1):
+            raise ValueError(f"a recipe scales axis {axis}; this runtime scales 0 and -1")
+        scale = values(buffer, shape[axis], _WEIGHT_TYPES[kind]).astype(np.float32)
+        if axis == 0:
+            scale = scale[:, None, None]
     weights = np.empty((shape[0], inner, shape[-1]), dtype)
     column = 0
     for buffer, width in recipe["blocks"]:
@@ -194,7 +202,8 @@ def make(content, data, recipe):
         if scale is None:
             window[...] = block
         else:
-            np.multiply(block, scale, out=window, casting="same_kind")
+            factors = scale if axis == 0 else scale[column:column + width]
+            np.multiply(block, factors, out=window, casting="same_kind")
         column += width
     return weights
 

@@ -1,6 +1,7 @@
 """python -m export --workdir=DIR [--quantize=MODE] [--batch=N] [--layout=L] [--out=DIR]: export.
 
-Bad input (no run in DIR, unknown mode, unwritable output directory) and a
+Bad input (no run in DIR, unknown mode, unwritable output directory, a
+model that the shared layout cannot build on unit blocks) and a
 failed check (an exported float32 model that disagrees with Keras) end with
 one line on stderr and a non-zero exit status: 2 for bad input, 1 for a
 failed check.
@@ -83,12 +84,13 @@ def main(argv=None):
     from export.exporter import export_run
     from export.measure import MeasureError
     from export.qat import QATError
+    from export.unit_graph import LayoutError
     from export.verify import ParityError
     try:
         export_run(args.workdir, args.quantize, out, threads=args.threads, runs=args.runs,
                    qat_epochs=args.qat_epochs, qat_learning_rate=args.qat_learning_rate,
                    batch=args.batch, layout=args.layout)
-    except RunError as error:
+    except (RunError, LayoutError) as error:
         fail(first_line(error))
     except (ParityError, QATError, MeasureError) as error:
         fail(first_line(error), status=1)

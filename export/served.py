@@ -12,16 +12,23 @@ of buffers that every level shares. A cut-out writes its weights anyway
     (STRIDED_SLICE on the last axis) that tile it, with the same geometry,
     becomes one op on that tensor, whose weight is the leaves' weights side by
     side along the input axis;
+  * a CONCATENATION on the last axis of DEPTHWISE_CONV_2D ops (a MobileNetV2
+    layer's per-unit depthwise convs, export/unit_graph.py) that read slices
+    tiling one tensor, with the same geometry, becomes one depthwise conv on
+    that tensor, whose kernel and bias are theirs side by side; the batch norm
+    that alone reads it (or reads a lone depthwise conv) is folded in: its
+    scale multiplies each channel of the kernel, its offset is the bias;
   * a batch norm (1x1 DEPTHWISE_CONV_2D, depth multiplier 1, constant scale and
     offset) that alone reads a sum of convs: its scale multiplies each conv's
     output rows, its offset becomes a bias and its activation moves to the
     sum's last op. A batch norm after a residual sum (conv + shortcut) stays.
 
 Weights that change are "made" buffers, numbered after the file's buffers: a
-recipe (blocks side by side, rows scaled) that the cut-out computes from the
-shared file's bytes. Graphs of float32 weights and of float16 weights (behind
-DEQUANTIZE) are rewritten; a graph with integer weights (int8, dynamic range)
-is left as it is: folding a scale into int8 weights would round them again.
+recipe (blocks side by side, outer rows or last-axis channels scaled) that the
+cut-out computes from the shared file's bytes. Graphs of float32 weights and of
+float16 weights (behind DEQUANTIZE) are rewritten; a graph with integer weights
+(int8, dynamic range) is left as it is: folding a scale into int8 weights would
+round them again.
 """
 
 import copy
@@ -31,6 +38,7 @@ from ai_edge_litert import schema_py_generated as schema
 
 OP = schema.BuiltinOperator
 LEAVES = (OP.CONV_2D, OP.FULLY_CONNECTED)
+WEIGHTED = (*LEAVES, OP.DEPTHWISE_CONV_2D)
 WEIGHT_TYPES = {schema.TensorType.FLOAT32: "float32", schema.TensorType.FLOAT16: "float16"}
 
 
@@ -148,16 +156,20 @@ class _Graph:
             op.builtinOptions.fusedActivationFunction = activation
         return op
 
-    def made_weight(self, leaves, scale):
-        """The float32 tensor of the leaves' weights side by side, rows times `scale` (or 1)."""
-        weights = [self.constant(leaf.inputs[1]) for leaf in leaves]
-        widths = [int(self.graph.tensors[leaf.inputs[1]].shape[-1]) for leaf in leaves]
-        first = leaves[0].inputs[1]
+    def made_weight(self, leaves, scale=None, operand=1):
+        """The float32 tensor of the leaves' `operand`s (weights; 2: biases) side by side, times
+        `scale` (None, or [tensor, axis]: 0 scales outer rows, -1 the last axis)."""
+        weights = [self.constant(leaf.inputs[operand]) for leaf in leaves]
+        widths = [int(self.graph.tensors[leaf.inputs[operand]].shape[-1]) for leaf in leaves]
+        first = leaves[0].inputs[operand]
         shape = [int(n) for n in self.graph.tensors[first].shape[:-1]] + [sum(widths)]
         kind = weights[0][1]
-        self.made.append({"shape": shape, "type": kind,
+        if scale is not None:
+            factors, factor_kind = self.constant(scale[0])
+            scale = [int(factors), factor_kind, scale[1]]
+        self.made.append({"shape": shape if len(shape) > 1 else [1, *shape], "type": kind,
                           "blocks": [[int(b), width] for (b, _), width in zip(weights, widths)],
-                          "scale": scale and [int(scale[0]), scale[1]]})
+                          "scale": scale})
         buffer = self.first_made + len(self.made) - 1
         if kind == "float32":
             return self.new_tensor(first, shape, buffer)
@@ -192,10 +204,10 @@ def _groups(graph, leaves):
     return groups
 
 
-def _norm(graph, root, leaves, others):
-    """The batch norm (affine 1x1 DEPTHWISE_CONV_2D) that alone reads a sum of convs, or None."""
-    t = root.outputs[0]
-    if others or _activation(root) or not graph.read_once(t):
+def _affine_reader(graph, op):
+    """The batch norm (affine 1x1 DEPTHWISE_CONV_2D) that alone reads op's output, or None."""
+    t = op.outputs[0]
+    if _activation(op) or not graph.read_once(t):
         return None
     norm = graph.readers[t][0]
     if graph.code(norm) != OP.DEPTHWISE_CONV_2D or norm.inputs[0] != t:
@@ -207,11 +219,17 @@ def _norm(graph, root, leaves, others):
             or list(graph.graph.tensors[norm.inputs[1]].shape) != [1, 1, 1, channels]
             or graph.constant(norm.inputs[1]) is None
             or (len(norm.inputs) > 2 and norm.inputs[2] >= 0
-                and graph.constant(norm.inputs[2]) is None)
-            or any(graph.code(leaf) != OP.CONV_2D or not graph.zero(leaf.inputs[2])
-                   for leaf in leaves)):
+                and graph.constant(norm.inputs[2]) is None)):
         return None
     return norm
+
+
+def _norm(graph, root, leaves, others):
+    """The batch norm that alone reads a sum of bias-free convs, or None."""
+    if others or any(graph.code(leaf) != OP.CONV_2D or not graph.zero(leaf.inputs[2])
+                     for leaf in leaves):
+        return None
+    return _affine_reader(graph, root)
 
 
 def _rewrite(graph, root, removed, added):
@@ -223,7 +241,7 @@ def _rewrite(graph, root, removed, added):
         return False
     final = norm.outputs[0] if norm else root.outputs[0]
     activation = _activation(norm if norm else root)
-    scale = list(graph.constant(norm.inputs[1])) if norm else None
+    scale = [norm.inputs[1], 0] if norm else None
     shape = graph.graph.tensors[final].shape
     terms, ops = [], []
     for x, members in groups:
@@ -253,6 +271,40 @@ def _rewrite(graph, root, removed, added):
         ops[-1].outputs = np.asarray([final], np.int32)
         ops[-1].builtinOptions.fusedActivationFunction = activation
     added += ops
+    return True
+
+
+def _merge_depthwise(graph, root, removed, added):
+    """Rewrite a depthwise layer at root (a CONCATENATION of per-unit depthwise convs, or one
+    depthwise conv) as one depthwise conv with the batch norm that alone reads it folded in;
+    whether it changed."""
+    concat = graph.code(root) == OP.CONCATENATION
+    members = [graph.producer.get(t) for t in root.inputs] if concat else [root]
+    rank = len(graph.graph.tensors[root.outputs[0]].shape)
+    if ((concat and (_activation(root) or root.builtinOptions.axis not in (-1, rank - 1)))
+            or any(op is None or graph.code(op) != OP.DEPTHWISE_CONV_2D
+                   or op.builtinOptions.depthMultiplier != 1
+                   or (concat and (_activation(op) or not graph.read_once(op.outputs[0])))
+                   or graph.constant(op.inputs[1]) is None or len(op.inputs) < 3
+                   or graph.constant(op.inputs[2]) is None for op in members)):
+        return False
+    x = members[0].inputs[0]
+    if concat:
+        (x, tiling), *more = _groups(graph, members)
+        if more or tiling != members:  # not one tiling, in the concatenation's order
+            return False
+    norm = _affine_reader(graph, root)
+    if norm is not None and (len(norm.inputs) < 3 or norm.inputs[2] < 0
+                             or not all(graph.zero(op.inputs[2]) for op in members)):
+        norm = None
+    if norm is None and not concat:
+        return False
+    weight = graph.made_weight(members, norm and [norm.inputs[1], -1])
+    bias = norm.inputs[2] if norm else graph.made_weight(members, operand=2)
+    final = norm or root
+    added.append(graph.new_op(members[0], [x, weight, bias], [final.outputs[0]],
+                              _activation(final)))
+    removed.update(id(op) for op in (*members, root, *([norm] if norm else [])))
     return True
 
 
@@ -287,7 +339,7 @@ def served_graph(model, graph, signature, first_made):
     numbered from `first_made`.
     """
     rewritten = _Graph(model, copy.deepcopy(graph), first_made)
-    if any(rewritten.code(op) in LEAVES and rewritten.constant(op.inputs[1]) is None
+    if any(rewritten.code(op) in WEIGHTED and rewritten.constant(op.inputs[1]) is None
            for op in rewritten.graph.operators):
         return None  # integer weights (int8, dynamic range): left whole, as the file has them
     removed, added = set(), []
@@ -295,6 +347,9 @@ def served_graph(model, graph, signature, first_made):
     for root in list(rewritten.graph.operators):
         if rewritten.code(root) in (*LEAVES, OP.ADD) and not rewritten.inner(root):
             changed |= _rewrite(rewritten, root, removed, added)
+        elif (rewritten.code(root) in (OP.CONCATENATION, OP.DEPTHWISE_CONV_2D)
+              and id(root) not in removed):
+            changed |= _merge_depthwise(rewritten, root, removed, added)
     if not changed:
         return None
     rewritten.graph.operators = [op for op in rewritten.graph.operators

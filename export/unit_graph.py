@@ -22,6 +22,10 @@ and every layer replaced by its unit form:
                   kernel; a depthwise conv it does not fold. A level's cut-out
                   folds it and merges a layer's l convs into one
                   (export/served.py), as the per-level file has them.
+  DepthwiseConv2D (MobileNetV2) no cross-unit blocks: one depthwise conv per
+                  unit, the units of a run concatenated; each unit's channels
+                  of the kernel are stored once (exact sharing). A cut-out
+                  merges them back into one and folds the batch norm after it.
   Dense (head)    per task: one bias-free block of rows per unit, summed (in
                   [out, in] layout a run's rows are not consecutive bytes); the
                   bias rides on the block of the task's first unit, which every
@@ -30,18 +34,24 @@ and every layer replaced by its unit form:
 
 The layers are kept in a `BlockStore` shared by every (task, level), so a
 block is one variable however many levels call it. A new sliced layer kind
-needs one case in `UnitGraph._layer`: a depthwise conv's kernel has no
-cross-unit blocks, so it would run one depthwise conv per unit on the (unit,
-unit) diagonal, with exact sharing, and return single-unit parts.
+needs one case in `UnitGraph._layer`; a layer it has none for raises
+LayoutError (the export CLI prints it in one line).
 """
 
 import keras
 import numpy as np
 from keras import ops
 
-from dvn_tf.layers import SlicedConv2D, TaskHead
+from dvn_tf.layers import SlicedConv2D, SlicedDepthwiseConv2D, TaskHead
 
-SHARED_KINDS = (SlicedConv2D, TaskHead)  # DVN layers whose weights the levels share
+
+
+class LayoutError(ValueError):
+    """A DVN that the shared layout cannot build on unit blocks (a layer kind it does not split)."""
+
+
+# DVN layers whose weights the levels share
+SHARED_KINDS = (SlicedConv2D, SlicedDepthwiseConv2D, TaskHead)
 ELEMENTWISE = (keras.layers.ReLU, keras.layers.Activation, keras.layers.Dropout,
                keras.layers.GlobalAveragePooling2D)
 
@@ -90,7 +100,7 @@ class BlockStore:
             if not isinstance(layer, SHARED_KINDS):
                 continue
             if layer.name in self.by_name:
-                raise ValueError(f"the DVN has two layers named {layer.name!r}; the shared "
+                raise LayoutError(f"the DVN has two layers named {layer.name!r}; the shared "
                                  "layout maps plain layers to DVN layers by name")
             self.by_name[layer.name] = layer
 
@@ -109,7 +119,7 @@ class BlockStore:
         """out[r] = sum over input units u of conv(in[u], kernel[u rows, r columns])."""
         sliced = self.by_name.get(plain.name)
         if not isinstance(sliced, SlicedConv2D):
-            raise ValueError(f"plain conv {plain.name!r} has no SlicedConv2D in the DVN")
+            raise LayoutError(f"plain conv {plain.name!r} has no SlicedConv2D in the DVN")
         plan = sliced.plan
         columns = plan.unit_channels(sliced.filters)
         rows = (plan.unit_channels(sliced.input_width) if sliced.input_width else
@@ -129,11 +139,29 @@ class BlockStore:
             result[run] = terms[0] if len(terms) == 1 else keras.layers.Add()(terms)
         return Parts(result)
 
+    def depthwise(self, plain, x, task, level):
+        """out[r] = run r's units side by side, each depthwise conv(in[u], kernel[u's channels])."""
+        sliced = self.by_name.get(plain.name)
+        if not isinstance(sliced, SlicedDepthwiseConv2D):
+            raise LayoutError(f"plain depthwise conv {plain.name!r} has no SlicedDepthwiseConv2D "
+                             "in the DVN")
+        channels = sliced.plan.unit_channels(sliced.width)
+        kernel = ops.convert_to_numpy(sliced.kernel)
+        outputs = {unit: self.apply(
+            (sliced.name, unit),
+            lambda unit=unit: keras.layers.DepthwiseConv2D(
+                plain.kernel_size, strides=plain.strides, padding=plain.padding, use_bias=False,
+                name=f"{sliced.name}_u{unit}"),
+            [kernel[:, :, list(channels[unit])]], piece) for unit, piece in _units(x, channels)}
+        return Parts({run: outputs[run[0]] if len(run) == 1 else
+                      keras.layers.Concatenate()([outputs[unit] for unit in run])
+                      for run in x.parts})
+
     def head(self, plain, x, task, level):
         """The task head as one row block per unit, summed; the bias on the task's first unit."""
         head = self.by_name.get(plain.name)
         if not isinstance(head, TaskHead):
-            raise ValueError(f"plain dense {plain.name!r} has no TaskHead in the DVN")
+            raise LayoutError(f"plain dense {plain.name!r} has no TaskHead in the DVN")
         kernel_level = level if head.per_level else head.plan.units
         kernel, bias = (ops.convert_to_numpy(w) for w in head.weights_for(kernel_level))
         rows = head.plan.channels(head.input_width, task, kernel_level)
@@ -202,6 +230,8 @@ class UnitGraph:
     def _layer(self, layer, task, level, x):
         if type(layer) is keras.layers.Conv2D:
             return self.store.conv(layer, x, task, level)
+        if isinstance(layer, keras.layers.DepthwiseConv2D):
+            return self.store.depthwise(layer, x, task, level)
         if isinstance(layer, keras.layers.BatchNormalization):
             return _norm(layer, x)
         if isinstance(layer, keras.layers.Dense):
@@ -209,9 +239,10 @@ class UnitGraph:
         if isinstance(layer, keras.layers.Add):
             runs = x[0].parts.keys()
             if any(part.parts.keys() != runs for part in x):
-                raise ValueError(f"{layer.name}: adding tensors of different units")
+                raise LayoutError(f"{layer.name}: adding tensors of different units")
             return Parts({r: keras.layers.Add()([part.parts[r] for part in x]) for r in runs})
         if isinstance(layer, ELEMENTWISE):
             return x.map(layer)
-        raise ValueError(f"the shared layout cannot split a {type(layer).__name__} "
-                         f"({layer.name!r}) into unit blocks; add its case to export/unit_graph.py")
+        raise LayoutError(f"the shared layout cannot split a {type(layer).__name__} "
+                          f"({layer.name!r}) into unit blocks; export with --layout=per-level "
+                          "(or add its case to export/unit_graph.py)")

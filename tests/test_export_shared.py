@@ -217,3 +217,88 @@ def test_the_shared_export_log_names_file_and_signature(digits_shared_export):
     lines = digits_shared_export.stdout.splitlines()
     assert any(line.startswith("shared.tflite: ") and "4 signatures" in line for line in lines)
     assert any("low level 1: shared.tflite low_level1 " in line for line in lines)
+
+
+@pytest.fixture(scope="module")
+def mobilenet_dvn():
+    """A tiny MobileNetV2 DVN (width 0.25, depth 0.25, 8x8 gray); k = 2, orders (1, 2), (2, 1)."""
+    import keras
+
+    from dvn_tf.model import DVNModel
+    from dvn_tf.units import UnitPlan
+
+    keras.utils.set_random_seed(4)
+    model = DVNModel(["t0", "t1"], [3, 4], UnitPlan(2, [[1, 2], [2, 1]]), (8, 8, 1),
+                     backbone="mobilenetv2", width_multiplier=0.25, depth_coefficient=0.25,
+                     name="dvn")
+    model.build()
+    rng = np.random.default_rng(4)
+    for variable in model.weights:
+        if variable.path.split("/")[-1] in ("moving_variance", "gamma"):
+            variable.assign(rng.uniform(0.5, 1.5, variable.shape).astype("float32"))
+        elif variable.path.split("/")[-1] in ("moving_mean", "beta"):
+            variable.assign(rng.normal(0, 0.2, variable.shape).astype("float32"))
+    return model
+
+
+def depthwise_kernels(content):
+    """{(buffer offset, size): float32 values} of every 3x3 depthwise kernel a .tflite stores."""
+    model = schema.ModelT.InitFromPackedBuf(bytearray(content), 0)
+    code = schema.BuiltinOperator.DEPTHWISE_CONV_2D
+    kernels = {}
+    for graph in model.subgraphs:
+        for op in graph.operators:
+            opcode = model.operatorCodes[op.opcodeIndex]
+            weight = graph.tensors[op.inputs[1]]
+            if max(opcode.builtinCode, opcode.deprecatedBuiltinCode) == code and list(
+                    weight.shape[1:3]) == [3, 3]:
+                buffer = model.buffers[weight.buffer]
+                kernels[(buffer.offset, buffer.size)] = np.frombuffer(
+                    content, "<f4", buffer.size // 4, buffer.offset).reshape(weight.shape)
+    return kernels
+
+
+@pytest.mark.slow  # 4 signatures converted: 23 s alone on one core, 77 s at load 3
+def test_a_mobilenetv2_shared_file_stores_each_depthwise_channel_once(mobilenet_dvn, tmp_path):
+    """A depthwise kernel has no cross-unit blocks: the file holds one kernel per (layer, unit),
+    each unit's channels of the DVN's kernel, and nothing else of it; every cut-out runs one
+    depthwise conv a layer (its units merged, batch norm folded in) and classifies like its
+    plain model."""
+    from dvn_tf.layers import SlicedDepthwiseConv2D
+    from export.shared import SIGNATURE_TOLERANCE
+
+    dvn = mobilenet_dvn
+    models, content = shared_file(dvn)
+    layers = [layer for layer in dvn._flatten_layers() if isinstance(layer, SlicedDepthwiseConv2D)]
+    expected = sorted(
+        (np.asarray(layer.kernel)[:, :, list(channels)].tobytes())
+        for layer in layers for channels in layer.plan.unit_channels(layer.width).values())
+    stored = depthwise_kernels(content)
+    assert sorted(np.transpose(kernel, (1, 2, 3, 0)).tobytes() for kernel in stored.values()) == (
+        expected)  # [1, H, W, C] in the file, [H, W, C, 1] in Keras
+    path = tmp_path / "shared.tflite"
+    path.write_bytes(content)
+    images = random_images(dvn.input_shapes[0], count=4, seed=8)
+    with SharedFile(str(path)) as shared:
+        for key, (task, level, _) in models.items():
+            cutout = shared.cutout(key)
+            names = operators(cutout)
+            assert "CONCATENATION" not in names, key  # one depthwise conv a layer, as a
+            assert names.count("DEPTHWISE_CONV_2D") == len(layers), key  # per-level file has
+            reference = np.asarray(dvn.to_plain(task, level)(images))
+            got = run(cutout, images)
+            assert np.max(np.abs(got - reference)) <= SIGNATURE_TOLERANCE["none"] * np.max(
+                np.abs(reference)), key
+            np.testing.assert_array_equal(np.argmax(got, 1), np.argmax(reference, 1))
+
+
+def test_a_layer_without_a_unit_form_raises_a_layout_error(noncontiguous_dvn):
+    """The export CLI ends with its one line (export/__main__.py), not a traceback."""
+    import keras
+
+    from export.unit_graph import LayoutError, UnitGraph
+
+    inputs = keras.Input((8, 8, 3))
+    plain = keras.Model(inputs, keras.layers.MaxPooling2D()(inputs))
+    with pytest.raises(LayoutError, match=r"cannot split a MaxPooling2D .*--layout=per-level"):
+        UnitGraph(noncontiguous_dvn).level_model(plain, 0, 1)

@@ -22,7 +22,8 @@ import java.util.TreeSet;
  */
 public final class SharedModelFile {
   private static final String INDEX_NAME = "dvn_cutout";
-  private static final long INDEX_VERSION = 3;
+  // Index versions this class reads: 3 has no scale axis (outer rows); 4 names it (0 or -1).
+  private static final List<Long> INDEX_VERSIONS = List.of(3L, 4L);
   private static final int ALIGN = 16;
   private static final int MODEL_VERSION = 3;
   // Model table fields of LiteRT's schema.fbs, in vtable order; 0 marks a field left out.
@@ -43,10 +44,10 @@ public final class SharedModelFile {
     this.content = content.duplicate().order(ByteOrder.LITTLE_ENDIAN);
     try {
       index = (Map<?, ?>) Json.parse(indexText(this.content));
-      if (!Long.valueOf(INDEX_VERSION).equals(index.get("version"))) {
+      if (!INDEX_VERSIONS.contains(index.get("version"))) {
         throw new ManifestException(
             "the shared file's cut-out index has version " + index.get("version")
-                + "; this app reads version " + INDEX_VERSION + ": export again.");
+                + "; this app reads versions 3 and 4: export again.");
       }
       for (Object signature : (List<?>) index.get("signatures")) {
         signatures.put((String) ((Map<?, ?>) signature).get("key"), (Map<?, ?>) signature);
@@ -238,7 +239,15 @@ public final class SharedModelFile {
     return out.array();
   }
 
-  /** A made buffer's bytes: its blocks side by side along the last axis, outer rows scaled. */
+  /** A made buffer's bytes for a recipe (an index entry of "made") over this file's buffers. */
+  byte[] madeBytes(Map<?, ?> recipe) {
+    return madeBytes(recipe, (List<?>) index.get("data"));
+  }
+
+  /**
+   * A made buffer's bytes: its blocks side by side along the last axis, outer rows (scale axis 0)
+   * or last-axis channels (axis -1, a depthwise kernel) scaled.
+   */
   private byte[] madeBytes(Map<?, ?> recipe, List<?> data) {
     boolean half = "float16".equals(recipe.get("type"));
     int size = half ? 2 : 4;
@@ -249,12 +258,20 @@ public final class SharedModelFile {
     }
     int width = shape[shape.length - 1];
     float[] scale = null;
+    boolean channelScale = false;
     List<?> scaleEntry = (List<?>) recipe.get("scale");
     if (scaleEntry != null) {
       boolean halfScale = "float16".equals(scaleEntry.get(1));
+      long axis = scaleEntry.size() > 2 ? (Long) scaleEntry.get(2) : 0L;
+      if (axis != 0 && axis != -1) {
+        throw new IndexOutOfBoundsException(
+            "a recipe scales axis " + axis + "; this app scales axes 0 and -1");
+      }
+      channelScale = axis == -1;
+      int count = channelScale ? width : shape[0];
       int[] extent = numbers(data.get(((Long) scaleEntry.get(0)).intValue()));
-      checkSize(extent, shape[0] * (halfScale ? 2 : 4));
-      scale = new float[shape[0]];
+      checkSize(extent, count * (halfScale ? 2 : 4));
+      scale = new float[count];
       for (int o = 0; o < scale.length; o++) {
         scale[o] = halfScale ? halfToFloat(content.getShort(extent[0] + 2 * o))
             : content.getFloat(extent[0] + 4 * o);
@@ -275,8 +292,8 @@ public final class SharedModelFile {
           copy(out, to, from, blockWidth * size);
           continue;
         }
-        float factor = scale[r / rowsPerOuter];
         for (int c = 0; c < blockWidth; c++) {
+          float factor = channelScale ? scale[column + c] : scale[r / rowsPerOuter];
           if (half) {
             out.putShort(to + 2 * c, floatToHalf(halfToFloat(content.getShort(from + 2 * c)) * factor));
           } else {

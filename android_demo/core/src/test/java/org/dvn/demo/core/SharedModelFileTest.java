@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.security.MessageDigest;
 import java.util.List;
+import java.util.Map;
 import org.junit.Test;
 
 /**
@@ -40,6 +41,20 @@ public class SharedModelFileTest {
       hex.append(String.format("%02x", b));
     }
     return hex.toString();
+  }
+
+  @Test
+  public void aRecipeScalesOuterRowsOrChannelsAsThePythonRuntimeDoes() throws Exception {
+    // Recipes over the fixture's stored buffers; the hashes are of dvn_runtime/cutout.py's make().
+    SharedModelFile shared = new SharedModelFile(
+        ByteBuffer.wrap(Files.readAllBytes(exportDir().resolve("shared.tflite"))));
+    String recipe = "{\"shape\": [1, 3, 3, 8], \"type\": \"float32\", \"scale\": %s,"
+        + " \"blocks\": [[18, 2], [153, 2], [18, 2], [153, 2]]}";
+    assertEquals("d4f1aa497d0c9f40a2a64df3f34c06ea30ab68865bb8c20d17e0cc2669e4ad15",
+        sha256(shared.madeBytes((Map<?, ?>) Json.parse(String.format(recipe, "null")))));
+    assertEquals("796f5f2c0d5e31b6e849a7097af76f98939c6588b9dacacbd93a02131241c89e",
+        sha256(shared.madeBytes(
+            (Map<?, ?>) Json.parse(String.format(recipe, "[6, \"float32\", -1]")))));
   }
 
   @Test
