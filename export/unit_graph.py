@@ -45,7 +45,6 @@ from keras import ops
 from dvn_tf.layers import SlicedConv2D, SlicedDepthwiseConv2D, TaskHead
 
 
-
 class LayoutError(ValueError):
     """A DVN that the shared layout cannot build on unit blocks (a layer kind it does not split)."""
 
