@@ -67,6 +67,15 @@ def shared_file(dvn, mode="none", calibration=None):
     return models, shared.to_shared_tflite(models, tasks, mode, calibrations)
 
 
+def cutouts(models, content, directory):
+    """(key, task, level, cut-out bytes) of every signature of a shared file, cut out by the runtime."""
+    path = directory / "shared.tflite"
+    path.write_bytes(content)
+    with SharedFile(str(path)) as shared:
+        for key, (task, level, _) in models.items():
+            yield key, task, level, shared.cutout(key)
+
+
 def dvn_with_orders(backbone, orders, classes=(3, 4)):
     """A built DVN of k = len(orders[0]) units with random weights and batch-norm statistics."""
     import keras
@@ -135,23 +144,19 @@ def test_quantized_shared_files_store_each_block_once_and_cut_out_every_level(
     models, content = shared_file(dvn, mode, calibration)
     # Batch norm is stored as 2 numbers a channel (the DVN counts 4), so a bit less is fine.
     assert 0.8 <= stored_bytes(content) / (bytes_per_weight * dvn.count_params()) <= 1.05
-    path = tmp_path / "shared.tflite"
-    path.write_bytes(content)
     images = random_images(dvn.input_shapes[0], count=4, seed=6)
-    with SharedFile(str(path)) as shared:
-        for key, (task, level, _) in models.items():
-            expected = np.asarray(dvn.to_plain(task, level)(images))
-            standalone = shared.cutout(key)
-            assert ("DEPTHWISE_CONV_2D" in operators(standalone)) == (mode == "int8"), key
-            cutout = run(standalone, images)
-            whole = run(content, images, key)  # batch norm not folded in
-            if mode == "int8":  # not folded: the same graph
-                np.testing.assert_array_equal(whole, cutout)
-            else:
-                assert np.max(np.abs(cutout - whole)) <= 1e-3 * np.max(np.abs(whole)), key
-            if mode == "float16":  # float16 weights, float32 arithmetic
-                assert np.max(np.abs(cutout - expected)) <= 1e-2 * np.max(np.abs(expected))
-            assert np.corrcoef(cutout.ravel(), expected.ravel())[0, 1] > 0.95, key
+    for key, task, level, standalone in cutouts(models, content, tmp_path):
+        expected = np.asarray(dvn.to_plain(task, level)(images))
+        assert ("DEPTHWISE_CONV_2D" in operators(standalone)) == (mode == "int8"), key
+        cutout = run(standalone, images)
+        whole = run(content, images, key)  # batch norm not folded in
+        if mode == "int8":  # not folded: the same graph
+            np.testing.assert_array_equal(whole, cutout)
+        else:
+            assert np.max(np.abs(cutout - whole)) <= 1e-3 * np.max(np.abs(whole)), key
+        if mode == "float16":  # float16 weights, float32 arithmetic
+            assert np.max(np.abs(cutout - expected)) <= 1e-2 * np.max(np.abs(expected))
+        assert np.corrcoef(cutout.ravel(), expected.ravel())[0, 1] > 0.95, key
 
 
 def test_a_cut_out_runs_one_conv_per_layer_with_batch_norm_folded_in(noncontiguous_dvn, tmp_path):
@@ -163,19 +168,15 @@ def test_a_cut_out_runs_one_conv_per_layer_with_batch_norm_folded_in(noncontiguo
     dvn = noncontiguous_dvn
     convs = sum(isinstance(layer, SlicedConv2D) for layer in dvn._flatten_layers())
     models, content = shared_file(dvn)
-    path = tmp_path / "shared.tflite"
-    path.write_bytes(content)
     images = random_images(dvn.input_shapes[0], count=4, seed=7)
-    with SharedFile(str(path)) as shared:
-        for key, (task, level, _) in models.items():
-            cutout = shared.cutout(key)
-            names = operators(cutout)
-            assert "DEPTHWISE_CONV_2D" not in names, key
-            if level != 2:  # order (1, 3, 2): level 2 holds units 1 and 3, in two runs
-                assert names.count("CONV_2D") == convs, key
-            unfolded = run(content, images, key)
-            folded = run(cutout, images)
-            assert np.max(np.abs(folded - unfolded)) <= 1e-5 * np.max(np.abs(unfolded)), key
+    for key, task, level, cutout in cutouts(models, content, tmp_path):
+        names = operators(cutout)
+        assert "DEPTHWISE_CONV_2D" not in names, key
+        if level != 2:  # order (1, 3, 2): level 2 holds units 1 and 3, in two runs
+            assert names.count("CONV_2D") == convs, key
+        unfolded = run(content, images, key)
+        folded = run(cutout, images)
+        assert np.max(np.abs(folded - unfolded)) <= 1e-5 * np.max(np.abs(unfolded)), key
 
 
 def test_the_shared_export_serves_every_level_like_its_own_file(digits_run, digits_export,
@@ -276,20 +277,16 @@ def test_a_mobilenetv2_shared_file_stores_each_depthwise_channel_once(mobilenet_
     stored = depthwise_kernels(content)
     assert sorted(np.transpose(kernel, (1, 2, 3, 0)).tobytes() for kernel in stored.values()) == (
         expected)  # [1, H, W, C] in the file, [H, W, C, 1] in Keras
-    path = tmp_path / "shared.tflite"
-    path.write_bytes(content)
     images = random_images(dvn.input_shapes[0], count=4, seed=8)
-    with SharedFile(str(path)) as shared:
-        for key, (task, level, _) in models.items():
-            cutout = shared.cutout(key)
-            names = operators(cutout)
-            assert "CONCATENATION" not in names, key  # one depthwise conv a layer, as a
-            assert names.count("DEPTHWISE_CONV_2D") == len(layers), key  # per-level file has
-            reference = np.asarray(dvn.to_plain(task, level)(images))
-            got = run(cutout, images)
-            assert np.max(np.abs(got - reference)) <= SIGNATURE_TOLERANCE["none"] * np.max(
-                np.abs(reference)), key
-            np.testing.assert_array_equal(np.argmax(got, 1), np.argmax(reference, 1))
+    for key, task, level, cutout in cutouts(models, content, tmp_path):
+        names = operators(cutout)
+        assert "CONCATENATION" not in names, key  # one depthwise conv a layer, as a
+        assert names.count("DEPTHWISE_CONV_2D") == len(layers), key  # per-level file has
+        reference = np.asarray(dvn.to_plain(task, level)(images))
+        got = run(cutout, images)
+        assert np.max(np.abs(got - reference)) <= SIGNATURE_TOLERANCE["none"] * np.max(
+            np.abs(reference)), key
+        np.testing.assert_array_equal(np.argmax(got, 1), np.argmax(reference, 1))
 
 
 def test_a_layer_without_a_unit_form_raises_a_layout_error(noncontiguous_dvn):
