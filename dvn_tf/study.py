@@ -5,7 +5,10 @@ overrides) runs, repeated over seeds 0 .. N-1. Each run trains into its own
 directory DIR/SCENARIO/METHOD/seedS with dvn_tf.train's run(), so a killed
 run resumes from its last epoch and a study started again skips the runs
 that finished (their results.json exists). The runs named in the study's
-`int8` list are also exported with --quantize=int8 into their tflite_int8/.
+`int8` list are also exported with --quantize=int8 into their tflite_int8/,
+and those in its optional `float` list with --quantize=none into their
+tflite_float/ (study.md: LiteRT latency and accuracy per millisecond); a
+restarted study skips the exports whose manifest exists.
 After every run it rewrites DIR/study.md and DIR/study.png from the runs
 finished so far (dvn_tf.study_report). DIR defaults to runs/study_NAME.
 
@@ -19,6 +22,9 @@ import sys
 import time
 
 STUDIES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs", "studies")
+# A study's optional export fields, each a list of run labels, and the --quantize of each.
+EXPORTS = {"int8": "int8", "float": "none"}
+LATENCY_RUNS = 100  # invokes per model whose median is the manifest's latency_ms
 
 
 class StudyError(Exception):
@@ -32,7 +38,7 @@ def known_studies():
 
 
 def load_study(name):
-    """The checked study dict of configs/studies/NAME.py: {'seeds', 'int8', 'runs'}."""
+    """The checked study dict of configs/studies/NAME.py: {'seeds', 'int8', ['float',] 'runs'}."""
     if name not in known_studies():
         raise StudyError(f"unknown study {name!r}; choose one of: {', '.join(known_studies())}")
     study = importlib.import_module(f"configs.studies.{name}").get_study()
@@ -56,6 +62,10 @@ def check_study(study):
         unknown = sorted(set(overrides) - set(config.keys()))
         if unknown:
             raise StudyError(f"run {label!r}: unknown config fields {', '.join(unknown)}")
+    for field in EXPORTS:
+        unknown = sorted(set(study.get(field, ())) - {label for _, label in labels})
+        if unknown:
+            raise StudyError(f"{field} names {', '.join(map(repr, unknown))}, which no run has")
 
 
 def scenario_config(scenario):
@@ -87,18 +97,24 @@ def planned_runs(study, seeds, workdir):
             for seed in range(seeds) for scenario, label, overrides in study["runs"]]
 
 
-def int8_manifest(directory):
-    """Where a run's int8 export writes its manifest (the export's last write)."""
-    return os.path.join(directory, "tflite_int8", "manifest.json")
+def export_manifest(directory, field):
+    """Where a run's export for a study field ('int8', 'float') writes its manifest, last."""
+    return os.path.join(directory, f"tflite_{field}", "manifest.json")
 
 
-def export_int8(directory, log):
-    """Export a finished dvn run with --quantize=int8 into directory/tflite_int8."""
+def pending_exports(study, label, directory):
+    """The study's export fields that name this run's label and have no manifest yet."""
+    return [field for field in EXPORTS if label in study.get(field, ())
+            and not os.path.isfile(export_manifest(directory, field))]
+
+
+def export_for(field, directory, log):
+    """Export a finished run with its field's --quantize into directory/tflite_FIELD."""
     from export.exporter import export_run
 
-    out = os.path.dirname(int8_manifest(directory))
+    out = os.path.dirname(export_manifest(directory, field))
     os.makedirs(out, exist_ok=True)
-    export_run(directory, quantize="int8", out=out, runs=5, log=log)
+    export_run(directory, quantize=EXPORTS[field], out=out, runs=LATENCY_RUNS, log=log)
 
 
 def run_study(name, study, seeds, workdir, log=print):
@@ -116,8 +132,8 @@ def run_study(name, study, seeds, workdir, log=print):
     paths = study_report.write(name, study, seeds, workdir)
     for index, (seed, scenario, label, config, directory) in enumerate(runs, 1):
         step = f"[{index}/{len(runs)}] seed {seed}, {scenario}, {label}"
-        exported = label not in study["int8"] or os.path.isfile(int8_manifest(directory))
-        if is_finished(directory) and exported:
+        exports = pending_exports(study, label, directory)
+        if is_finished(directory) and not exports:
             log(f"{step}: finished before, skipped ({directory})")
             continue
         started = time.perf_counter()
@@ -125,12 +141,12 @@ def run_study(name, study, seeds, workdir, log=print):
             log(f"{step}: training into {directory}")
             run(config, directory)
             keras.backend.clear_session()
-        if not exported:
-            log(f"{step}: int8 export into {directory}/tflite_int8")
+        for field in exports:
+            log(f"{step}: {field} export into {os.path.dirname(export_manifest(directory, field))}")
             try:
-                export_int8(directory, log)
+                export_for(field, directory, log)
             except (OSError, RuntimeError, ValueError) as error:  # the trained run stays good
-                log(f"{step}: int8 export failed ({type(error).__name__}: "
+                log(f"{step}: {field} export failed ({type(error).__name__}: "
                     f"{str(error).splitlines()[0]}); the study goes on, a restart tries again")
             keras.backend.clear_session()
         paths = study_report.write(name, study, seeds, workdir)

@@ -98,14 +98,27 @@ def stages_section(runs):
             + rows + [""])
 
 
-def int8_section(runs, int8_labels):
+def exported_models(label, done, study, field):
+    """The "models" lists of the manifests of a label's runs exported for a study field, by seed."""
+    from dvn_tf.study import export_manifest  # study imports this module when it runs
+
+    if label not in study.get(field, ()):
+        return []
+    manifests = [export_manifest(directory, field) for _, _, directory in done]
+    return [read_json(path)["models"] for path in manifests if os.path.isfile(path)]
+
+
+def same_model(models, first):
+    """The entries of every seed's models list with first's (task, level)."""
+    key = (first["task"], first["level"])
+    return [m for run in models for m in run if (m["task"], m["level"]) == key]
+
+
+def int8_section(runs, study):
     """Float vs int8 held-out accuracy per (task, level), mean over seeds, of the int8 exports."""
     lines = []
     for label, done in runs:
-        from dvn_tf.study import int8_manifest
-
-        manifests = [int8_manifest(directory) for _, _, directory in done if label in int8_labels]
-        models = [read_json(path)["models"] for path in manifests if os.path.isfile(path)]
+        models = exported_models(label, done, study, "int8")
         if not models:
             continue
         lines += [f"### {label}: float vs int8 (post-training, --quantize=int8), "
@@ -113,8 +126,7 @@ def int8_section(runs, int8_labels):
                   "| task | level | params | float | int8 | int8 - float |",
                   "| --- | ---: | ---: | ---: | ---: | ---: |"]
         for first in models[0]:
-            same = [m for run in models for m in run
-                    if (m["task"], m["level"]) == (first["task"], first["level"])]
+            same = same_model(models, first)
             floats = mean_cell([m["accuracy_keras"] for m in same])
             ints = mean_cell([m["accuracy_tflite"] for m in same])
             drop = mean_cell([m["accuracy_tflite"] - m["accuracy_keras"] for m in same], signed=True)
@@ -122,6 +134,39 @@ def int8_section(runs, int8_labels):
                          f"{floats} | {ints} | {drop} |")
         lines.append("")
     return lines
+
+
+def latency_section(runs, study):
+    """LiteRT float32 accuracy, latency and their ratio per (task, level), and the best ratio."""
+    levels = {}  # (task, level) -> [(label, table row, accuracy per ms as compare scores it)]
+    for label, done in runs:
+        models = exported_models(label, done, study, "float")
+        for first in models[0] if models else []:
+            same = same_model(models, first)
+            per_ms = [m["accuracy_tflite"] / m["latency_ms"] for m in same]
+            row = (f"| {first['task']} | {first['level']} | {label} | {first['params']:,} | "
+                   f"{first['flops']:,} | {mean_cell([m['accuracy_tflite'] for m in same])} | "
+                   f"{mean_cell([m['latency_ms'] for m in same])} | {mean_cell(per_ms)} |")
+            mean, std = mean_std(per_ms)  # compare's winner rule, on accuracy per ms
+            score = {"accuracy": mean, "accuracy_std": std, "seeds": len(per_ms)}
+            levels.setdefault((first["task"], first["level"]), []).append((label, row, score))
+    if not levels:
+        return []
+    lines = ["### LiteRT float32 latency and accuracy per millisecond (--quantize=none)", "",
+             "Per seed: the held-out accuracy of the exported .tflite through LiteRT and the "
+             "median wall time of one invoke (XNNPACK, 1 thread, batch 1, in a fresh process "
+             "after the export); accuracy per ms is their ratio; mean ± std over seeds.", "",
+             "| task | level | method | params | FLOPs | LiteRT accuracy | latency (ms) | "
+             "accuracy per ms |", "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |"]
+    lines += [row for scored in levels.values() for _, row, _ in scored]
+    lines += ["", "### Most accuracy per ms per task and level", "",
+              "| task | level | winner | accuracy per ms | runner-up (margin) |",
+              "| --- | ---: | --- | ---: | --- |"]
+    for (task, level), scored in levels.items():
+        winner, best, runner_up = compare.describe_winner(sorted(
+            ((label, score) for label, _, score in scored), key=lambda s: -s[1]["accuracy"]))
+        lines.append(f"| {task} | {level} | {winner} | {best:.4f} | {runner_up} |")
+    return lines + [""]
 
 
 def write(name, study, seeds, workdir):
@@ -140,7 +185,7 @@ def write(name, study, seeds, workdir):
                                    f"{', '.join(label for label, _ in runs)}"),
                   f"Seeds finished: {', '.join(f'{label} {len(done)}' for label, done in runs)}. "
                   f"Training time per run, mean over seeds: {seconds}.", ""]
-        lines += stages_section(runs) + int8_section(runs, study["int8"])
+        lines += stages_section(runs) + int8_section(runs, study) + latency_section(runs, study)
         png = "study.png" if len(found) == 1 else f"study_{scenario}.png"
         paths.append(os.path.join(workdir, png))
         compare.plot(means, paths[-1])

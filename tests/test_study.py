@@ -17,7 +17,7 @@ from configs.studies.common import INPLACE_DISTILLATION
 from dvn_tf.data import load_tasks
 from dvn_tf.data.pipeline import training_dataset
 from dvn_tf.experiment import make_model
-from dvn_tf.study import main, run_dir, run_study
+from dvn_tf.study import StudyError, check_study, main, run_dir, run_study
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = {"epochs": 1, "base_width": 4, "batch_size": 32, "train_examples": 64, "run_eagerly": True}
@@ -102,7 +102,7 @@ def test_a_restarted_study_skips_finished_runs_and_refuses_a_changed_one(tiny_st
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--study=nope"], "unknown study 'nope'; choose one of: digits, fashion, fashion_h"),
+    (["--study=nope"], "unknown study 'nope'; choose one of: backbones, digits, fashion"),
     (["--study=digits", "--seeds=0"], "--seeds must be at least 1"),
     ([], "the following arguments are required: --study"),
 ])
@@ -112,8 +112,14 @@ def test_bad_input_is_one_line(capsys, argv, message):
     assert message in error and error.count("\n") == 1
 
 
+def test_an_export_list_naming_no_run_is_refused():
+    study = {"seeds": 1, "float": ["dvn", "resnet"], "runs": [("digits", "dvn", {})]}
+    with pytest.raises(StudyError, match="^float names 'resnet', which no run has$"):
+        check_study(study)
+
+
 @pytest.mark.slow
-def test_the_cli_runs_the_digits_study_with_its_int8_export(tmp_path):
+def test_the_cli_runs_the_digits_study_with_its_int8_and_float_exports(tmp_path):
     command = [sys.executable, "-m", "dvn_tf.study", "--study=digits", "--seeds=1",
                f"--workdir={tmp_path}"]
     run = subprocess.run(command, cwd=REPO, capture_output=True, text=True,
@@ -123,11 +129,18 @@ def test_the_cli_runs_the_digits_study_with_its_int8_export(tmp_path):
     table = (tmp_path / "study.md").read_text()
     assert "### dvn: float vs int8 (post-training, --quantize=int8), 1 seed" in table
     assert "| low | 1 | none yet: 1 seed, no spread |" in table  # one seed picks no winner
-    manifest = json.loads((tmp_path / "digits" / "dvn" / "seed0" / "tflite_int8" /
-                           "manifest.json").read_text())
-    low_1 = next(m for m in manifest["models"] if (m["task"], m["level"]) == ("low", 1))
-    assert (f"| low | 1 | 5,225 | {low_1['accuracy_keras']:.4f} (1 seed) | "
-            f"{low_1['accuracy_tflite']:.4f} (1 seed) |") in table
+    def low_1(field):
+        path = tmp_path / "digits" / "dvn" / "seed0" / f"tflite_{field}" / "manifest.json"
+        return next(m for m in json.loads(path.read_text())["models"]
+                    if (m["task"], m["level"]) == ("low", 1))
+
+    int8, float32 = low_1("int8"), low_1("float")
+    assert (f"| low | 1 | 5,225 | {int8['accuracy_keras']:.4f} (1 seed) | "
+            f"{int8['accuracy_tflite']:.4f} (1 seed) |") in table
+    assert float32["quantize"] == "none" and float32["latency_ms"] > 0
+    assert (f"| low | 1 | dvn | 5,225 | {float32['flops']:,} | "
+            f"{float32['accuracy_tflite']:.4f} (1 seed) | {float32['latency_ms']:.4f} (1 seed) | "
+            f"{float32['accuracy_tflite'] / float32['latency_ms']:.4f} (1 seed) |") in table
     assert (tmp_path / "study.png").stat().st_size > 10_000
 
 
@@ -155,3 +168,50 @@ def test_a_sequential_study_reports_accuracy_after_every_stage_and_forgetting(tm
                f"{lasts.mean():.4f} ± {lasts.std(ddof=1):.4f} | "
                f"{(firsts - lasts).mean():+.4f} ± {(firsts - lasts).std(ddof=1):.4f} |")
         assert row in table
+
+
+def test_a_study_reports_float_latency_and_accuracy_per_ms_from_its_manifests(tmp_path):
+    """study.md's latency tables from two seeds' runs and float exports, written by hand."""
+    # (LiteRT accuracy, latency in ms) of each (task, level), per method and seed.
+    measured = {
+        "dvn": [{("low", 1): (0.80, 0.20), ("low", 2): (0.90, 0.40), ("high", 1): (0.9, 0.30)},
+                {("low", 1): (0.82, 0.25), ("low", 2): (0.88, 0.40), ("high", 1): (0.9, 0.25)}],
+        "dvn-small": [
+            {("low", 1): (0.70, 0.10), ("low", 2): (0.85, 0.50), ("high", 1): (0.9, 0.28)},
+            {("low", 1): (0.74, 0.10), ("low", 2): (0.87, 0.45), ("high", 1): (0.9, 0.30)}]}
+    study = {"seeds": 2, "float": list(measured),
+             "runs": [("digits", method, {}) for method in measured]}
+    for method, seeds in measured.items():
+        for seed, levels in enumerate(seeds):
+            directory = run_dir(str(tmp_path), "digits", method, seed)
+            os.makedirs(os.path.join(directory, "tflite_float"))
+            cost = {"params": 5, "flops": 9}
+            with open(os.path.join(directory, "results.json"), "w") as file:
+                json.dump({"scenario": "digits", "method": method, "stored_params": 7,
+                           "train_seconds": 1.0, "entries": [
+                               {"task": t, "level": l, "units": [1], "accuracy": a, **cost}
+                               for (t, l), (a, _) in levels.items()]}, file)
+            with open(os.path.join(directory, "tflite_float", "manifest.json"), "w") as file:
+                json.dump({"models": [{"task": t, "level": l, "accuracy_tflite": a,
+                                       "latency_ms": ms, **cost}
+                                      for (t, l), (a, ms) in levels.items()]}, file)
+    lines = []
+    run_study("latency", study, 2, str(tmp_path), log=lines.append)
+    assert sum("finished before, skipped" in line for line in lines) == 4  # no export redone
+    table = (tmp_path / "study.md").read_text()
+
+    def spread(values):
+        return f"{np.mean(values):.4f} ± {np.std(values, ddof=1):.4f}"
+
+    for method, seeds in measured.items():
+        for key in seeds[0]:
+            accuracy, latency = np.array([levels[key] for levels in seeds]).T
+            assert (f"| {key[0]} | {key[1]} | {method} | 5 | 9 | {spread(accuracy)} | "
+                    f"{spread(latency)} | {spread(accuracy / latency)} |") in table
+    # Accuracy per ms, mean (std): low 1: dvn 3.64 (0.51), dvn-small 7.2 (0.28), apart;
+    # low 2: 2.225 (0.035) vs 1.817 (0.165), apart; high 1: 3.3 (0.42) vs 3.107 (0.15),
+    # 0.19 apart with a standard error of the difference of 0.32: a tie.
+    best = table.split("### Most accuracy per ms per task and level")[1]
+    assert "| low | 1 | dvn-small | 7.2000 | dvn 3.6400 (+3.5600) |" in best
+    assert "| low | 2 | dvn | 2.2250 | dvn-small 1.8167 (+0.4083) |" in best
+    assert "| high | 1 | tie: dvn = dvn-small | 3.3000 | - |" in best
