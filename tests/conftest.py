@@ -17,6 +17,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 DIGITS_RUN_EPOCHS = 8
+# For runs that check structure, not learning: one eager step of a batch of 64 per task
+# (tracing a DVN's train step costs more than a few eager steps).
+ONE_EAGER_STEP = {"epochs": 1, "train_examples": 64, "run_eagerly": True}
 Export = collections.namedtuple("Export", "tflite stdout")
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from configs import digits, digits_seq
-from conftest import SEQUENTIAL_RUN
+from conftest import ONE_EAGER_STEP, SEQUENTIAL_RUN
 from dvn_tf.distillation import distillation_loss
 from dvn_tf.train import run
 
@@ -94,9 +94,8 @@ def test_a_finished_stage_is_reloaded_and_a_killed_one_resumes(digits_seq_run, t
 def test_nested_and_independent_report_every_budget(digits_seq_run, tmp_path):
     """Against the DVN of the session's sequential run: the same network as joint digits'."""
     dvn = results_of(digits_seq_run)
-    one_eager_step = {"epochs": 1, "train_examples": 64, "run_eagerly": True}  # budgets, not learning
-    nested = run(config_of(digits, method="nested", **one_eager_step), str(tmp_path / "nested"))
-    independent = run(config_of(digits, method="independent", **one_eager_step),
+    nested = run(config_of(digits, method="nested", **ONE_EAGER_STEP), str(tmp_path / "nested"))
+    independent = run(config_of(digits, method="independent", **ONE_EAGER_STEP),
                       str(tmp_path / "independent"))
     budgets = [(e["task"], e["level"], e["params"]) for e in dvn["entries"]]
     for results in (nested, independent):

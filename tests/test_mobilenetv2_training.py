@@ -25,6 +25,7 @@ import pytest
 from ai_edge_litert.interpreter import Interpreter
 
 from configs import digits, digits_seq
+from conftest import ONE_EAGER_STEP
 from dvn_tf.train import run
 from export import convert, verify
 from export.loading import load_run
@@ -36,9 +37,6 @@ MOBILE = {"backbone": "mobilenetv2", "width_multiplier": 0.25, "depth_coefficien
           "batch_size": 64}
 ONE_TASK = {"tasks": digits.get_config().tasks[:1]}
 CLI_EPOCHS = 4
-# The in-process paths check structure, not learning: one eager step of 64 images per task
-# (tracing a MobileNetV2 step costs more than an epoch of eager steps).
-ONE_EAGER_STEP = {"epochs": 1, "train_examples": 64, "run_eagerly": True}
 
 
 def config_of(module, **overrides):
