@@ -60,6 +60,12 @@ def model_file(task_name, level):
 
 # ---- phase 1: Keras 3 ----------------------------------------------------------------
 
+def unsupported(layer, what):
+    """The QATError for a layer the twin cannot rebuild, pointing to post-training int8."""
+    return QATError(f"layer {layer.name}: {what} in int8-qat; "
+                    f"export with --quantize=int8 (post-training) instead")
+
+
 def read_graph(plain):
     """The layers of a plain Keras 3 functional model as [(kind, options, weights, inputs, output)].
 
@@ -76,23 +82,24 @@ def read_graph(plain):
         if kind == "Conv2D":
             if (config["activation"] != "linear" or config["groups"] != 1
                     or tuple(config["dilation_rate"]) != (1, 1)):
-                raise QATError(f"layer {layer.name}: only plain linear convolutions are rebuilt")
+                raise unsupported(layer, "only plain linear convolutions are rebuilt")
             options = {k: config[k] for k in ("filters", "kernel_size", "strides",
                                               "padding", "use_bias")}
         elif kind == "BatchNormalization":
             options = {k: config[k] for k in ("momentum", "epsilon", "center", "scale")}
         elif kind == "Dense":
             if config["activation"] != "linear":
-                raise QATError(f"layer {layer.name}: only linear Dense layers are rebuilt")
+                raise unsupported(layer, "only linear Dense layers are rebuilt")
             options = {k: config[k] for k in ("units", "use_bias")}
         elif kind == "ReLU":
-            if config.get("max_value") is not None or config.get("negative_slope", 0.0):
-                raise QATError(f"layer {layer.name}: only plain ReLU is rebuilt")
+            if (config.get("max_value") is not None or config.get("negative_slope", 0.0)
+                    or config.get("threshold", 0.0)):
+                raise unsupported(layer, "only plain ReLU is rebuilt")
             options = {}
         elif kind in ("Add", "GlobalAveragePooling2D"):
             options = {}
         else:
-            raise QATError(f"layer {layer.name} ({kind}) has no tf_keras twin")
+            raise unsupported(layer, f"{kind} is not rebuilt yet")
         inputs = [ids[id(t)] for t in node.input_tensors]
         ids[id(node.output_tensors[0])] = len(ids)
         graph.append((kind, {**options, "name": layer.name},

@@ -3,12 +3,15 @@
 import json
 import os
 
+import keras
 import numpy as np
 import pytest
 from ai_edge_litert.interpreter import Interpreter
 
 from export.manifest import read_manifest
+from export.qat import QATError, read_graph
 from test_export_helpers import export
+from test_mobilenetv2 import mobilenet_dvn
 
 MAX_DROP = 0.01  # one accuracy point
 
@@ -45,3 +48,18 @@ def test_int8_qat_accuracy_within_one_point_of_float32(digits_run, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.count("  qat ") == 4  # one fine-tuning line per (task, level)
     check_integer_export(digits_run, out, "int8-qat")
+
+
+def thresholded_relu_model():
+    inputs = keras.Input((8, 8, 2))
+    return keras.Model(inputs, keras.layers.ReLU(threshold=0.5, name="thresholded")(inputs))
+
+
+def test_qat_refuses_a_graph_it_cannot_rebuild_in_one_line():
+    """A ReLU with a threshold is not rebuilt as a plain one; MobileNetV2 is pointed to int8."""
+    hint = r" in int8-qat; export with --quantize=int8 \(post-training\) instead$"
+    with pytest.raises(QATError, match=r"^layer thresholded: only plain ReLU is rebuilt" + hint):
+        read_graph(thresholded_relu_model())
+    level = mobilenet_dvn(alpha=0.25, side=8, channels=1, depth=0.25).to_plain(0, 1)
+    with pytest.raises(QATError, match=r"^layer \S+: only plain ReLU is rebuilt" + hint):
+        read_graph(level)  # its first ReLU6
