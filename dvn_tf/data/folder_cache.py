@@ -178,7 +178,10 @@ def prepare_folders(config, workdir, log=print):
 
 
 def run_channels(config, workdir):
-    """3 when any folder task's prepared images have colour, else 1 (a DVN has one stem)."""
+    """3 when any folder task's prepared images have colour or the run starts from ImageNet
+    weights (`init_from`), else 1: a DVN has one stem for every task."""
+    if config.get("init_from"):
+        return 3
     return max(read_prepared(cache_directory(workdir, root_of(spec), image_size_of(spec, config)))
                .index["channels"] for spec in folder_specs(config))
 
