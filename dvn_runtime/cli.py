@@ -75,7 +75,8 @@ class _OneLineParser(argparse.ArgumentParser):
 
 def _program_name():
     """How the CLI was started: the wheel's `dvn-runtime` command, or `python -m dvn_runtime`."""
-    return "dvn-runtime" if os.path.basename(sys.argv[0]) == "dvn-runtime" else "python -m dvn_runtime"
+    started_as = os.path.basename(sys.argv[0])
+    return "dvn-runtime" if started_as == "dvn-runtime" else "python -m dvn_runtime"
 
 
 def _build_parser():

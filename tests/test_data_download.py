@@ -184,8 +184,9 @@ def test_an_unreachable_host_fails_in_one_line_before_tfds_prints_anything(
         load_tfds_task(_spec("loopback_download"), data_dir=str(tmp_path))
     assert time.monotonic() - start < 5
     message = str(error.value)
-    assert message.startswith(f"downloading loopback_download into {tmp_path} failed "
-                              f"(ConnectionError: cannot reach 127.0.0.1:{port}: Connection refused)")
+    assert message.startswith(
+        f"downloading loopback_download into {tmp_path} failed "
+        f"(ConnectionError: cannot reach 127.0.0.1:{port}: Connection refused)")
     assert "download_and_prepare()" in message and "--config.data_dir" in message
     out, err = capfd.readouterr()  # file descriptors: tqdm's bars and absl's warnings included
     assert out.splitlines() == [f"loopback_download is not in {tmp_path} yet: downloading and "

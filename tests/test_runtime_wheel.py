@@ -41,7 +41,7 @@ def test_the_wheels_ranges_admit_exactly_the_pinned_runtime_requirements():
 
 
 def run(command, **kwargs):
-    """Runs a command; returns the CompletedProcess, failing the test with its stderr if it fails."""
+    """Runs a command; returns the CompletedProcess; fails the test with its stderr if it fails."""
     result = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL,
                             timeout=600, **kwargs)
     assert result.returncode == 0, (command, result.stderr[-3000:])

@@ -57,7 +57,7 @@ def prepared_builder(name, data_dir=None, download=True):
 
 
 def _readable(builder):
-    """Whether tfds reads the builder's train split: its data is there, or tfds.testing.mock_data."""
+    """Whether tfds reads the builder's train split: its data is there (or tfds's mock data)."""
     try:
         builder.as_dataset(split="train")
     except AssertionError:  # "could not find data in ..."
