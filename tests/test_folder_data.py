@@ -292,3 +292,34 @@ def test_train_examples_keeps_a_seeded_subset(tmp_path):
     spec = {"name": "t", "dataset": "folder", "path": str(tmp_path / "d")}
     task, = load_tasks(folder_config(spec, image_size=4, train_examples=5), str(tmp_path / "r"))
     assert task.train_size == 5 and len(list(task.train)) == 5
+
+
+def test_training_batches_are_padded_crops_and_flips_of_the_training_images(tmp_path):
+    from dvn_tf.data import load_tasks
+    from dvn_tf.data.pipeline import training_dataset
+
+    rng = np.random.default_rng(0)
+    for label, name in enumerate(["a", "b"]):
+        for number in range(6):
+            path = tmp_path / "d" / name / f"{number}.png"
+            os.makedirs(path.parent, exist_ok=True)
+            Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(path)
+    spec = {"name": "t", "dataset": "folder", "path": str(tmp_path / "d")}
+    task, = load_tasks(folder_config(spec, image_size=8, holdout=0.5), str(tmp_path / "r"))
+    originals = {int(label): [] for label in (0, 1)}
+    for image, label in load_tasks(folder_config({**spec, "augment": "none"}, image_size=8,
+                                                 holdout=0.5), str(tmp_path / "r"))[0].train:
+        originals[int(label)].append(image.numpy()[..., 0] * task.std[0] + task.mean[0])
+    batches = iter(training_dataset([task], batch_size=6, seed=0))
+    passes = [next(batches)["t"] for _ in range(4)]
+    changed = 0
+    for images, labels in passes:
+        for image, label in zip(images.numpy()[..., 0], labels.numpy()):
+            pixels = image * task.std[0] + task.mean[0]
+            windows = [np.pad(original, 1)[y:y + 8, x:x + 8][:, ::flip]
+                       for original in originals[int(label)] for y in range(3) for x in range(3)
+                       for flip in (1, -1)]
+            assert min(np.abs(pixels - window).max() for window in windows) < 1e-4
+            changed += not any(np.abs(pixels - o).max() < 1e-4 for o in originals[int(label)])
+    assert changed > 0
+    assert not np.array_equal(passes[0][0].numpy(), passes[1][0].numpy())

@@ -50,21 +50,33 @@ def load_folder_task(spec, config, workdir):
     _print_split(spec["name"], root, names, labels, train_ids, test_ids, split_source,
                  (size, size, channels), statistics_source)
     images = prepared.images()
-
-    def split_of(ids):
-        return tf.data.Dataset.from_tensor_slices(
-            (_with_channels(images[ids], channels), labels[ids]))
-
+    train_pixels = tf.constant(_with_channels(images[train_ids], channels))
+    train_labels = tf.constant(labels[train_ids])
+    kind = spec.get("augment") or "standard"
     normalize = normalizer(mean, std)
-    train = augment.augment_examples(split_of(train_ids), spec.get("augment") or "standard",
-                                     config.seed)
+
+    def batches(batch_size, seed):
+        """Shuffled ids, a batch gathered at once, then augmented and normalized as a batch."""
+        ids = tf.data.Dataset.range(len(train_ids)).shuffle(
+            len(train_ids), seed=seed, reshuffle_each_iteration=True)
+        gathered = ids.repeat().batch(batch_size, drop_remainder=True).map(
+            lambda batch: (tf.gather(train_pixels, batch), tf.gather(train_labels, batch)),
+            num_parallel_calls=tf.data.AUTOTUNE)
+        return augment.augment_batches(gathered, kind, seed).map(
+            normalize, num_parallel_calls=tf.data.AUTOTUNE)
+
+    train = augment.augment_examples(
+        tf.data.Dataset.from_tensor_slices((train_pixels, train_labels)), kind, config.seed)
+    test = tf.data.Dataset.from_tensor_slices(
+        (_with_channels(images[test_ids], channels), labels[test_ids]))
     return TaskData(
         name=spec["name"], num_classes=len(names), labels=list(names),
         input_shape=(size, size, channels), mean=mean, std=std, pixel_scale=PIXEL_SCALE,
         train=train.map(normalize, num_parallel_calls=tf.data.AUTOTUNE),
-        test=split_of(test_ids).map(normalize, num_parallel_calls=tf.data.AUTOTUNE),
+        test=test.map(normalize, num_parallel_calls=tf.data.AUTOTUNE),
         train_size=len(train_ids), test_size=len(test_ids),
-        augment=augment.batch_mixer(spec.get("mix") or "none", len(names), config.seed))
+        augment=augment.batch_mixer(spec.get("mix") or "none", len(names), config.seed),
+        batches=batches)
 
 
 def held_out_split(index, classes, seed, holdout):
