@@ -239,6 +239,9 @@ def test_a_gone_folder_is_read_from_the_cache(tmp_path):
         os.rmdir(root / name)
     os.rmdir(root)
     assert prepare_folders(config, str(tmp_path / "run")) == []
+    config.image_size = 16
+    with pytest.raises(FolderError, match=r"holds it decoded at \[8\] px, not 16"):
+        prepare_folders(config, str(tmp_path / "run"))
 
 
 def test_classes_that_change_under_a_started_run_are_refused(tmp_path):

@@ -19,6 +19,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 import statistics
 import time
 import warnings
@@ -86,7 +87,8 @@ def image_flag_tasks(values):
     """
     specs = []
     for value in values:
-        name, path = value.split("=", 1) if "=" in value else (None, value)
+        named = "=" in value and os.sep not in value.split("=", 1)[0]
+        name, path = value.split("=", 1) if named else (None, value)
         if not path:
             raise FolderError(f"--images={value}: give a folder, --images=PATH or "
                               "--images=NAME=PATH")
@@ -106,16 +108,13 @@ def check_task_names(tasks):
     seen = set()
     for spec in tasks:
         name = spec["name"]
-        if not name or any(c not in _NAME_CHARACTERS for c in name):
+        if not re.fullmatch(r"[A-Za-z0-9_-]+", name or ""):
             raise FolderError(f"task name {name!r}: use letters, digits, '_' and '-' "
                               "(with --images, NAME=PATH names a task)")
         if name in seen:
             raise FolderError(f"two tasks are named {name!r}; give each its own name "
                               "(with --images, NAME=PATH names a task)")
         seen.add(name)
-
-
-_NAME_CHARACTERS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 
 
 def root_of(spec):
@@ -160,6 +159,12 @@ def prepare_folders(config, workdir, log=print):
         _check_granularity(spec, trees.get(root_of(spec)))
     if specs and config.get("image_size") is None:
         config.image_size = _resolved_size(config, workdir, roots, trees, log)
+    for spec in specs:
+        if root_of(spec) not in trees and image_size_of(spec, config) not in _cached_sizes(
+                workdir, root_of(spec)):
+            raise FolderError(f"images folder {spec['path']!r} does not exist, and {workdir} "
+                              f"holds it decoded at {_cached_sizes(workdir, root_of(spec))} px, "
+                              f"not {image_size_of(spec, config)}; pass the folder again")
     decodes = []
     for root, tree in trees.items():
         for size in sorted({image_size_of(spec, config) for spec in specs
