@@ -55,14 +55,14 @@ def test_a_bad_folder_is_one_line_and_the_workdir_is_not_touched(tmp_path, make,
 
 @pytest.fixture(scope="module")
 def fashion_folder_run(tmp_path_factory):
-    """Fashion-MNIST as JPEGs in train/GROUP/CLASS and test/GROUP/CLASS, trained for 2 epochs."""
+    """Fashion-MNIST as JPEGs in train/GROUP/CLASS and test/GROUP/CLASS, trained for 3 epochs."""
     from dvn_tf.data.fashion_folders import write_fashion_folders
 
     root = tmp_path_factory.mktemp("fashion") / "fashion"
     write_fashion_folders(str(root), per_class=40, held_out_per_class=10)
     workdir = root.parent / "run"
     run = command("dvn_tf.train", f"--images=clothes={root}", f"--workdir={workdir}",
-                  "--config.epochs=2", "--config.batch_size=64")
+                  "--config.epochs=3", "--config.batch_size=32")
     assert run.returncode == 0, run.stderr[-3000:]
     return root, workdir, run.stdout
 
@@ -84,7 +84,7 @@ def test_fashion_folders_train_with_their_folder_names_and_split(fashion_folder_
 @pytest.mark.slow
 def test_fashion_folders_export_and_the_runtime_classifies_a_jpeg(fashion_folder_run):
     root, workdir, _ = fashion_folder_run
-    export = command("export", f"--workdir={workdir}")
+    export = command("export", f"--workdir={workdir}", "--runs=2")
     assert export.returncode == 0, export.stderr[-3000:]
     assert "Decoding" not in export.stdout  # the export reads the images the run decoded
     manifest = json.loads((workdir / "tflite" / "manifest.json").read_text())
