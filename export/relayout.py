@@ -11,6 +11,9 @@ also holds. `relayout` writes the same model again with
   * each of these in a self-contained, 16-aligned byte region of the
     flatbuffer: every signature's subgraph; every signature def; the operator
     codes; the converter's metadata entries;
+  * in a subgraph's region, each distinct quantization stored once: tensors
+    with equal parameters (an int8 level's per-unit convs, their zero points)
+    point at one QuantizationParameters table, and tables at shared vectors;
   * beside each float signature, the graph its cut-out runs instead
     (export/served.py: a layer's per-unit convs merged, batch norm folded in)
     and its signature def, in regions that only the index reaches, with the
@@ -127,6 +130,70 @@ def _region(builder, regions):
     regions.append(region)
 
 
+class _Packed:
+    """An object-API field already in the builder: its Pack gives its offset."""
+
+    def __init__(self, offset):
+        self.offset = offset
+
+    def Pack(self, builder):
+        return self.offset
+
+
+_QUANTIZATION_VECTORS = (("min", np.float32, schema.QuantizationParametersAddMin),
+                         ("max", np.float32, schema.QuantizationParametersAddMax),
+                         ("scale", np.float32, schema.QuantizationParametersAddScale),
+                         ("zeroPoint", np.int64, schema.QuantizationParametersAddZeroPoint))
+
+
+def _quantization_key(quantization):
+    """What makes two QuantizationParameters equal (a custom `details` is never shared)."""
+    vectors = tuple(None if getattr(quantization, field) is None else
+                    np.asarray(getattr(quantization, field), dtype).tobytes()
+                    for field, dtype, _ in _QUANTIZATION_VECTORS)
+    details = None if quantization.details is None else id(quantization)
+    return vectors, quantization.detailsType, details, quantization.quantizedDimension
+
+
+def _pack_quantization(builder, quantization, vectors):
+    """A QuantizationParameters table whose vectors are packed once per region (`vectors`)."""
+    fields = []
+    for field, dtype, add in _QUANTIZATION_VECTORS:
+        values = getattr(quantization, field)
+        if values is not None:
+            array = np.asarray(values, dtype)
+            key = (field, array.tobytes())
+            if key not in vectors:
+                vectors[key] = builder.CreateNumpyVector(array)
+            fields.append((add, vectors[key]))
+    details = None if quantization.details is None else quantization.details.Pack(builder)
+    schema.QuantizationParametersStart(builder)
+    for add, offset in fields:
+        add(builder, offset)
+    schema.QuantizationParametersAddDetailsType(builder, quantization.detailsType)
+    if details is not None:
+        schema.QuantizationParametersAddDetails(builder, details)
+    schema.QuantizationParametersAddQuantizedDimension(builder, quantization.quantizedDimension)
+    return schema.QuantizationParametersEnd(builder)
+
+
+def _pack_subgraph(builder, graph):
+    """Pack a subgraph (object API, left unchanged) with each distinct quantization once."""
+    tables, vectors = {}, {}
+    originals = [tensor.quantization for tensor in graph.tensors]
+    for tensor in graph.tensors:
+        if tensor.quantization is not None:
+            key = _quantization_key(tensor.quantization)
+            if key not in tables:
+                tables[key] = _Packed(_pack_quantization(builder, tensor.quantization, vectors))
+            tensor.quantization = tables[key]
+    try:
+        return graph.Pack(builder)
+    finally:
+        for tensor, quantization in zip(graph.tensors, originals):
+            tensor.quantization = quantization
+
+
 def _vector(builder, offsets):
     builder.StartVector(4, len(offsets), 4)
     for offset in reversed(offsets):
@@ -164,13 +231,13 @@ def _flatbuffer(model, extents, served):
                 table = cutout[1].Pack(builder)
             field = _field_from_end(builder, table, SIGNATURE_DEF_SUBGRAPH_INDEX)
             with _region(builder, regions) as graph:
-                subgraph = cutout[0].Pack(builder)
+                subgraph = _pack_subgraph(builder, cutout[0])
         with _region(builder, regions) as whole_definition:
             whole_table = signature.Pack(builder)
         signature_tables.insert(0, whole_table)
         with _region(builder, regions) as whole_graph:
-            subgraph_tables[signature.subgraphIndex] = model.subgraphs[
-                signature.subgraphIndex].Pack(builder)
+            subgraph_tables[signature.subgraphIndex] = _pack_subgraph(
+                builder, model.subgraphs[signature.subgraphIndex])
         if cutout is None:
             definition, table, graph = whole_definition, whole_table, whole_graph
             field = _field_from_end(builder, table, SIGNATURE_DEF_SUBGRAPH_INDEX)

@@ -1,6 +1,7 @@
 """The shared layout: one .tflite for every (task, level), each weight stored once, cut out per level."""
 
 import collections
+import functools
 import hashlib
 import json
 import os
@@ -10,7 +11,7 @@ import pytest
 from ai_edge_litert import schema_py_generated as schema
 from ai_edge_litert.interpreter import Interpreter
 
-from dvn_runtime.cutout import SharedFile
+from dvn_runtime.cutout import SharedFile, read_index
 from dvn_runtime.manifest import load_manifest
 from dvn_runtime.model import read_model
 from test_export_helpers import random_images
@@ -135,13 +136,19 @@ def noncontiguous_dvn():
     return dvn_with_orders("resnet-8", [[1, 3, 2]])
 
 
+@pytest.fixture(scope="module")
+def quantized_file(noncontiguous_dvn):
+    """mode -> (models, shared file) of the noncontiguous DVN, each mode converted once."""
+    calibration = random_images(noncontiguous_dvn.input_shapes[0], count=16, seed=5)
+    return functools.cache(lambda mode: shared_file(noncontiguous_dvn, mode, calibration))
+
+
 @pytest.mark.parametrize("mode, bytes_per_weight", [("float16", 2), ("int8", 1)])
 def test_quantized_shared_files_store_each_block_once_and_cut_out_every_level(
-        noncontiguous_dvn, mode, bytes_per_weight, tmp_path):
+        noncontiguous_dvn, quantized_file, mode, bytes_per_weight, tmp_path):
     """float32: the test below and the digits export."""
     dvn = noncontiguous_dvn
-    calibration = random_images(dvn.input_shapes[0], count=16, seed=5)
-    models, content = shared_file(dvn, mode, calibration)
+    models, content = quantized_file(mode)
     # Batch norm is stored as 2 numbers a channel (the DVN counts 4), so a bit less is fine.
     assert 0.8 <= stored_bytes(content) / (bytes_per_weight * dvn.count_params()) <= 1.05
     images = random_images(dvn.input_shapes[0], count=4, seed=6)
@@ -157,6 +164,43 @@ def test_quantized_shared_files_store_each_block_once_and_cut_out_every_level(
         if mode == "float16":  # float16 weights, float32 arithmetic
             assert np.max(np.abs(cutout - expected)) <= 1e-2 * np.max(np.abs(expected))
         assert np.corrcoef(cutout.ravel(), expected.ravel())[0, 1] > 0.95, key
+
+
+def quantization_objects(content, subgraph):
+    """({table position: its fields}, {vector position: its bytes}, tensors with quantization)
+    of the QuantizationParameters that a subgraph's tensors point at (non-object API)."""
+    graph = schema.SubGraph()
+    graph.Init(content, subgraph)
+    tables, vectors, quantized = {}, {}, 0
+    for t in range(graph.TensorsLength()):
+        quantization = graph.Tensors(t).Quantization()
+        if quantization is None:
+            continue
+        quantized += 1
+        table = quantization._tab
+        fields = []
+        for field, item in ((4, 4), (6, 4), (8, 4), (10, 8)):  # min, max, scale, zero_point
+            offset = table.Offset(field)
+            if offset:
+                start = table.Vector(offset)
+                vectors[start] = content[start:start + item * table.VectorLen(offset)]
+                fields.append((field, vectors[start]))
+        tables[table.Pos] = (*fields, quantization.QuantizedDimension())
+    return tables, vectors, quantized
+
+
+def test_an_int8_signature_stores_each_distinct_quantization_once(quantized_file):
+    """Within a signature's subgraph (the region its cut-out copies), tensors with equal
+    parameters point at one QuantizationParameters table and equal vectors (zero points) are
+    one vector: the converter wrote a table and its vectors per tensor, 12 bytes a channel."""
+    _, content = quantized_file("int8")
+    stored = quantized = 0
+    for signature in read_index(content)["signatures"]:
+        tables, vectors, tensors = quantization_objects(content, signature["subgraph"])
+        assert len(set(tables.values())) == len(tables), signature["key"]
+        assert len(set(vectors.values())) == len(vectors), signature["key"]
+        stored, quantized = stored + len(tables), quantized + tensors
+    assert stored < quantized  # tensors with equal parameters share a table
 
 
 def test_a_cut_out_runs_one_conv_per_layer_with_batch_norm_folded_in(noncontiguous_dvn, tmp_path):
