@@ -11,6 +11,9 @@ also holds. `relayout` writes the same model again with
   * each of these in a self-contained, 16-aligned byte region of the
     flatbuffer: every signature's subgraph; every signature def; the operator
     codes; the converter's metadata entries;
+  * in an int8 file, every unit block of a conv layer quantized with the
+    layer's per-channel scales (export/layer_scales.py), so that a level's
+    per-unit convs carry equal parameters;
   * in a subgraph's region, each distinct quantization stored once: tensors
     with equal parameters (an int8 level's per-unit convs, their zero points)
     point at one QuantizationParameters table, and tables at shared vectors;
@@ -37,6 +40,7 @@ import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 
 from dvn_runtime.cutout import ALIGN, INDEX_NAME, INDEX_VERSION
+from export.layer_scales import full_integer, share_layer_scales
 from export.served import served_graph
 
 SIGNATURE_DEF_SUBGRAPH_INDEX = 4  # field number in schema.fbs
@@ -277,6 +281,8 @@ def relayout(content):
         graph.operators = schedule(graph)
         for number, tensor in enumerate(graph.tensors):
             tensor.name = str(number)
+    if full_integer(model):
+        share_layer_scales(model, stored_once(model))
     served, made, first_made = {}, {}, len(model.buffers)
     for signature in signatures:
         cutout = served_graph(model, model.subgraphs[signature.subgraphIndex], signature,

@@ -203,6 +203,34 @@ def test_an_int8_signature_stores_each_distinct_quantization_once(quantized_file
     assert stored < quantized  # tensors with equal parameters share a table
 
 
+def test_a_levels_per_unit_convs_of_a_layer_share_one_quantization(quantized_file):
+    """int8: every unit block of a conv layer is quantized with the layer's per-channel scales
+    (export/layer_scales.py), so a level's per-unit convs of a layer (convs of one kernel size
+    on slices of one tensor) point at one filter table; the converter gave each block its own."""
+    _, content = quantized_file("int8")
+    model = schema.Model.GetRootAs(content, 0)
+    codes = [max(code.BuiltinCode(), code.DeprecatedBuiltinCode()) for code in (
+        model.OperatorCodes(i) for i in range(model.OperatorCodesLength()))]
+    op = schema.BuiltinOperator
+    summed = 0
+    for signature in read_index(content)["signatures"]:
+        graph = schema.SubGraph()
+        graph.Init(content, signature["subgraph"])
+        ops = [graph.Operators(i) for i in range(graph.OperatorsLength())]
+        producer = {conv.Outputs(0): conv for conv in ops}
+        layers = {}
+        for conv in ops:
+            source = producer.get(conv.Inputs(0))
+            if (codes[conv.OpcodeIndex()] == op.CONV_2D and source is not None
+                    and codes[source.OpcodeIndex()] == op.STRIDED_SLICE):
+                weight = graph.Tensors(conv.Inputs(1))
+                layers.setdefault((source.Inputs(0), weight.ShapeAsNumpy()[1:3].tobytes()),
+                                  []).append(weight.Quantization()._tab.Pos)
+        assert all(len(set(tables)) == 1 for tables in layers.values()), signature["key"]
+        summed += sum(len(tables) > 1 for tables in layers.values())
+    assert summed > 0
+
+
 def test_a_cut_out_runs_one_conv_per_layer_with_batch_norm_folded_in(noncontiguous_dvn, tmp_path):
     """In a ResNet every batch norm follows a conv: a cut-out folds each into its conv and
     merges a layer's per-unit convs, so it computes what the signature does in the whole file
