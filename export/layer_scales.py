@@ -63,7 +63,7 @@ def _layers(model):
             for leaf in walker.terms(root)[0]:
                 if id(leaf) in convs:
                     key = (walker.source(leaf)[0], repr(vars(leaf.builtinOptions)),
-                           tuple(graph.tensors[leaf.inputs[1]].shape[1:]))
+                           tuple(graph.tensors[leaf.inputs[1]].shape[1:3]))
                     by_source.setdefault(key, set()).add(
                         graph.tensors[leaf.inputs[1]].buffer)
             layers += [buffers for buffers in by_source.values() if len(buffers) > 1]
