@@ -152,7 +152,7 @@ def read_index(content):
         raise CutoutError(f"its cut-out index cannot be read ({error})") from None
     if not isinstance(index, dict) or index.get("version") not in READ_VERSIONS:
         raise CutoutError(f"its cut-out index has version {index.get('version')!r}; this "
-                          f"runtime reads versions {' and '.join(map(str, READ_VERSIONS))}: "
+                          f"runtime reads versions {', '.join(map(str, READ_VERSIONS))}: "
                           "export again")
     return index
 
