@@ -24,6 +24,12 @@ Side by side, in one run, for both layouts:
 LiteRT runs with XNNPACK on one thread. Prints a table per k; the last line is
 one JSON object with bytes_ratio, latency_ratio, level_memory_ratio and
 switch_ratio (worst over every k and (task, level)) and the load average.
+
+It also converts a MobileNetV2 1.0 DVN (224x224x3, k = 4, 2 tasks of 10 classes,
+random weights) to a float32 and an int8 shared file (16 random calibration
+images per task), prints each file's bytes split into weights, quantization
+parameters and graphs, and adds int8_over_float32_bytes (int8 file / float32
+file) to the JSON.
 """
 
 import argparse
@@ -91,6 +97,79 @@ def stored_weight_bytes(content):
         total += max(0, start + size - max(start, reached))
         reached = max(reached, start + size)
     return total
+
+
+def quantization_bytes(content):
+    """Bytes of a shared file's flatbuffer that its signatures' quantization parameters take.
+
+    Every QuantizationParameters table, its vtable and its vectors that a
+    signature's subgraph (the one its cut-out runs) reaches, each counted once
+    however many tensors point at it.
+    """
+    import struct
+
+    from ai_edge_litert import schema_py_generated as schema
+
+    from dvn_runtime.cutout import read_index
+
+    vectors = {4: 4, 6: 4, 8: 4, 10: 8}  # min, max, scale (float32), zero_point (int64)
+    extents = set()
+    for signature in read_index(content)["signatures"]:
+        graph = schema.SubGraph()
+        graph.Init(content, signature["subgraph"])
+        for t in range(graph.TensorsLength()):
+            quantization = graph.Tensors(t).Quantization()
+            if quantization is None:
+                continue
+            table = quantization._tab
+            vtable = table.Pos - struct.unpack_from("<i", content, table.Pos)[0]
+            vtable_size, table_size = struct.unpack_from("<HH", content, vtable)
+            extents |= {(vtable, vtable_size), (table.Pos, table_size)}
+            for field, item in vectors.items():
+                offset = table.Offset(field)
+                if offset:
+                    start = table.Vector(offset)
+                    extents.add((start - 4, 4 + item * table.VectorLen(offset)))
+    return sum(size for _, size in extents)
+
+
+def bytes_split(content):
+    """{weights, quantization, graphs}: a shared file's bytes, the graphs being all the rest."""
+    weights, quantization = stored_weight_bytes(content), quantization_bytes(content)
+    return {"weights": weights, "quantization": quantization,
+            "graphs": len(content) - weights - quantization}
+
+
+def int8_over_float32():
+    """The int8 and float32 shared files of a MobileNetV2 1.0 DVN at 224 px, k = 4: their bytes."""
+    import collections
+
+    import numpy as np
+
+    from dvn_tf.model import DVNModel
+    from dvn_tf.units import UnitPlan
+    from export import shared
+    import keras
+
+    shape = (224, 224, 3)
+    keras.utils.set_random_seed(1)
+    model = DVNModel(["task1", "task2"], [10, 10], UnitPlan.from_rule(2, 4, "nearest"), shape,
+                     backbone="mobilenetv2", width_multiplier=1.0, name="dvn")
+    model.build()
+    task = collections.namedtuple("Task", "name input_shape")
+    tasks = [task(name, shape) for name in model.task_names]
+    rng = np.random.default_rng(0)
+    levels = shared.level_models(model, tasks, [rng.normal(size=(2, *shape)).astype(np.float32)] * 2)
+    calibration = [rng.normal(size=(16, *shape)).astype(np.float32) for _ in tasks]
+    files = {mode: bytes_split(shared.to_shared_tflite(levels, tasks, mode, calibration))
+             for mode in ("none", "int8")}
+    for mode, split in files.items():
+        print(f"MobileNetV2 1.0, 224 px, k=4, {mode} shared file: {sum(split.values()):,} bytes = "
+              + ", ".join(f"{value:,} {name}" for name, value in split.items()), flush=True)
+    return {"int8_over_float32_bytes": round(sum(files["int8"].values())
+                                             / sum(files["none"].values()), 4),
+            "mobilenetv2_shared_bytes": {"float32" if mode == "none" else mode: split
+                                         for mode, split in files.items()}}
 
 
 # ---- phase 2: LiteRT only (a child process: latency and switches) -------------------------
@@ -282,6 +361,7 @@ def main():
                 for key in ("per_level_file", "shared_file"):
                     record.pop(key)
     summary = summarize(runs)
+    int8 = int8_over_float32()
     for run in runs:
         mib = 2 ** 20
         print(f"\nk={run['units']}: shared file {run['shared_bytes']:,} bytes = "
@@ -301,7 +381,8 @@ def main():
           f"{time.perf_counter() - started:.0f} s")
     print(json.dumps({"benchmark": "shared_export", "backbone": BACKBONE, "tasks": 2,
                       "input": list(INPUT), "threads": 1, "rounds": args.rounds,
-                      "repeats": args.repeats, **summary, "load_average": load, "runs": runs}))
+                      "repeats": args.repeats, **summary, **int8, "load_average": load,
+                      "runs": runs}))
 
 
 if __name__ == "__main__":

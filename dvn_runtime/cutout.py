@@ -27,8 +27,18 @@ The cut-out, front to back (zero padding; regions and data 16-aligned):
   size of its bytes below;
   the operator-codes region; the metadata region (the converter's entries);
   the cut-out's subgraph region; its signature-def region, whose subgraph
-  index is set to 0; the used buffers' bytes in ascending number; the made
-  buffers' bytes in order.
+  index is set to 0; the pooled vectors it uses, in ascending number, each
+  placed so that its elements (after the 4-byte length) start 16-aligned; the
+  used buffers' bytes in ascending number (from a 16-aligned position); the
+  made buffers' bytes in order.
+
+Pooled vectors (index version 5): quantization vectors (scales, zero points)
+that several signatures' subgraphs hold are stored once in the file, outside
+their regions; index "vectors" lists each one's [position of its length,
+bytes with the length], and a signature's "relocations" [[position of a
+field, vector number], ...] the QuantizationParameters fields of its region
+that point at them: the cut-out writes each such field (a uint32, little
+endian) as the vector's new position minus the field's new position.
 """
 
 import json
@@ -40,8 +50,8 @@ import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 
 INDEX_NAME = b"dvn_cutout"
-INDEX_VERSION = 4
-READ_VERSIONS = (3, 4)  # 3: no scale axis (outer rows), otherwise the same
+INDEX_VERSION = 5
+READ_VERSIONS = (3, 4, 5)  # 3: no scale axis (outer rows); before 5: no pooled vectors
 ALIGN = 16
 MODEL_VERSION = 3
 # Model table fields of LiteRT's schema.fbs, in vtable order; 0 marks a field left out.
@@ -142,7 +152,7 @@ def read_index(content):
         raise CutoutError(f"its cut-out index cannot be read ({error})") from None
     if not isinstance(index, dict) or index.get("version") not in READ_VERSIONS:
         raise CutoutError(f"its cut-out index has version {index.get('version')!r}; this "
-                          f"runtime reads versions {' and '.join(map(str, READ_VERSIONS))}: "
+                          f"runtime reads versions {', '.join(map(str, READ_VERSIONS))}: "
                           "export again")
     return index
 
@@ -226,6 +236,12 @@ def cut(content, index, signature):
     for start, end in regions:
         starts.append(position)
         position = _aligned(position + end - start)
+    pooled, relocations = index.get("vectors", []), signature.get("relocations", [])
+    vector_starts = {}
+    for vector in sorted({number for _, number in relocations}):
+        vector_starts[vector] = _aligned(position + 4) - 4
+        position = vector_starts[vector] + pooled[vector][1]
+    position = _aligned(position)
     sizes = [data[buffer][1] for buffer in used] + [made_size(recipe) for recipe in made]
     data_starts = []
     for size in sizes:
@@ -262,9 +278,14 @@ def cut(content, index, signature):
     definition = bytearray(content[slice(*regions[3])])
     if signature["signature_def"][3]:  # its subgraph index field: the cut-out has subgraph 0
         _put(definition, signature["signature_def"][3] - regions[3][0], (0,), "I")
+    graph = bytearray(content[slice(*regions[2])])
+    for slot, vector in relocations:
+        _put(graph, slot - regions[2][0], (vector_starts[vector] - place(slot, 2),), "I")
     view = memoryview(content)
-    pieces = [(starts[i], definition if i == 3 else view[slice(*region)])
+    pieces = [(starts[i], {2: graph, 3: definition}.get(i, view[slice(*region)]))
               for i, region in enumerate(regions)]
+    pieces += [(at, view[pooled[v][0]:pooled[v][0] + pooled[v][1]])
+               for v, at in vector_starts.items()]
     pieces += [(at, view[data[b][0]:data[b][0] + data[b][1]]) for at, b in zip(data_starts, used)]
     pieces += [(at, memoryview(make(content, data, recipe)).cast("B"))
                for at, recipe in zip(data_starts[len(used):], made)]

@@ -11,13 +11,23 @@ also holds. `relayout` writes the same model again with
   * each of these in a self-contained, 16-aligned byte region of the
     flatbuffer: every signature's subgraph; every signature def; the operator
     codes; the converter's metadata entries;
+  * in an int8 file, every unit block of a conv layer quantized with the
+    layer's per-channel scales (export/layer_scales.py), so that a level's
+    per-unit convs carry equal parameters;
+  * in a subgraph's region, each distinct quantization stored once: tensors
+    with equal parameters (an int8 level's per-unit convs, their zero points)
+    point at one QuantizationParameters table, and tables at shared vectors;
+    a vector that several regions hold (a block's weight scales, zero points)
+    is stored once in a pool region at the flatbuffer's end, and the index
+    lists it ("vectors") and, per signature, the fields of its region that
+    point at it ("relocations"), which a cut-out rewrites;
   * beside each float signature, the graph its cut-out runs instead
     (export/served.py: a layer's per-unit convs merged, batch norm folded in)
     and its signature def, in regions that only the index reaches, with the
     recipes of the weights that graph computes while cutting;
-  * an index of the regions and of every buffer's bytes (JSON, absolute
-    positions) in the metadata entry `dvn_cutout`, which dvn_runtime/cutout.py
-    reads to cut out one signature.
+  * an index of the regions, pooled vectors, relocations and of every
+    buffer's bytes (JSON, absolute positions) in the metadata entry
+    `dvn_cutout`, which dvn_runtime/cutout.py reads to cut out one signature.
 
 The file stays an ordinary .tflite (LiteRT.js runs its signatures directly).
 Tensor names are shortened to their numbers: the runtimes find tensors by
@@ -28,12 +38,14 @@ the graph's bytes.
 import contextlib
 import json
 import struct
+from collections import Counter
 
 import flatbuffers
 import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 
 from dvn_runtime.cutout import ALIGN, INDEX_NAME, INDEX_VERSION
+from export.layer_scales import full_integer, share_layer_scales
 from export.served import served_graph
 
 SIGNATURE_DEF_SUBGRAPH_INDEX = 4  # field number in schema.fbs
@@ -127,6 +139,91 @@ def _region(builder, regions):
     regions.append(region)
 
 
+class _Packed:
+    """An object-API field already in the builder: its Pack gives its offset."""
+
+    def __init__(self, offset):
+        self.offset = offset
+
+    def Pack(self, builder):
+        return self.offset
+
+
+# QuantizationParameters' vectors in field-number order: min, max, scale, zero_point
+_QUANTIZATION_VECTORS = (("min", np.float32, schema.QuantizationParametersAddMin),
+                         ("max", np.float32, schema.QuantizationParametersAddMax),
+                         ("scale", np.float32, schema.QuantizationParametersAddScale),
+                         ("zeroPoint", np.int64, schema.QuantizationParametersAddZeroPoint))
+_DTYPES = {field: dtype for field, dtype, _ in _QUANTIZATION_VECTORS}
+
+
+def _quantization_key(quantization):
+    """What makes two QuantizationParameters equal (a custom `details` is never shared)."""
+    vectors = tuple(None if getattr(quantization, field) is None else
+                    np.asarray(getattr(quantization, field), dtype).tobytes()
+                    for field, dtype, _ in _QUANTIZATION_VECTORS)
+    details = None if quantization.details is None else id(quantization)
+    return vectors, quantization.detailsType, details, quantization.quantizedDimension
+
+
+def _vectors(quantization):
+    """[(field number, (field, bytes))] of a QuantizationParameters' vectors."""
+    return [(number, (field, np.asarray(getattr(quantization, field), dtype).tobytes()))
+            for number, (field, dtype, _) in enumerate(_QUANTIZATION_VECTORS)
+            if getattr(quantization, field) is not None]
+
+
+def pooled_vectors(graphs):
+    """{(field, bytes): values} of the quantization vectors that several of `graphs` (each in
+    its own region) hold: the file stores them once, in the pool region."""
+    regions = Counter(key for graph in graphs for key in {
+        key for tensor in graph.tensors if tensor.quantization is not None
+        for _, key in _vectors(tensor.quantization)})
+    return {key: np.frombuffer(key[1], _DTYPES[key[0]]) for key, count in regions.items()
+            if count > 1}
+
+
+def _pack_quantization(builder, quantization, vectors, pool, relocations):
+    """A QuantizationParameters table whose vectors are packed once per region (`vectors`) or
+    are in the pool (`pool`: then its field's position joins `relocations`)."""
+    fields = []
+    for number, key in _vectors(quantization):
+        if key not in pool and key not in vectors:
+            vectors[key] = builder.CreateNumpyVector(np.frombuffer(key[1], _DTYPES[key[0]]))
+        fields.append((number, key, pool[key] if key in pool else vectors[key]))
+    details = None if quantization.details is None else quantization.details.Pack(builder)
+    schema.QuantizationParametersStart(builder)
+    for number, _, offset in fields:
+        _QUANTIZATION_VECTORS[number][2](builder, offset)
+    schema.QuantizationParametersAddDetailsType(builder, quantization.detailsType)
+    if details is not None:
+        schema.QuantizationParametersAddDetails(builder, details)
+    schema.QuantizationParametersAddQuantizedDimension(builder, quantization.quantizedDimension)
+    table = schema.QuantizationParametersEnd(builder)
+    relocations += [(_field_from_end(builder, table, number), key)
+                    for number, key, _ in fields if key in pool]
+    return table
+
+
+def _pack_subgraph(builder, graph, pool):
+    """(table, relocations) of a subgraph (object API, left unchanged) packed with each distinct
+    quantization once; relocations: [(offset from the end of a field, pooled vector key)]."""
+    tables, vectors, relocations = {}, {}, []
+    originals = [tensor.quantization for tensor in graph.tensors]
+    for tensor in graph.tensors:
+        if tensor.quantization is not None:
+            key = _quantization_key(tensor.quantization)
+            if key not in tables:
+                tables[key] = _Packed(_pack_quantization(builder, tensor.quantization, vectors,
+                                                         pool, relocations))
+            tensor.quantization = tables[key]
+    try:
+        return graph.Pack(builder), relocations
+    finally:
+        for tensor, quantization in zip(graph.tensors, originals):
+            tensor.quantization = quantization
+
+
 def _vector(builder, offsets):
     builder.StartVector(4, len(offsets), 4)
     for offset in reversed(offsets):
@@ -135,7 +232,7 @@ def _vector(builder, offsets):
 
 
 def _field_from_end(builder, table, field):
-    """Offset from the end of a scalar field of a finished table, or 0 when it is not stored."""
+    """Offset from the end of a field of a finished table, or 0 when it is not stored."""
     position = len(builder.Bytes) - table
     vtable = position - struct.unpack_from("<i", builder.Bytes, position)[0]
     entry = 4 + 2 * field
@@ -145,17 +242,20 @@ def _field_from_end(builder, table, field):
     return table - offset if offset else 0
 
 
-def _flatbuffer(model, extents, served):
+def _flatbuffer(model, extents, served, pooled):
     """The model's flatbuffer with buffers at `extents` [(offset, size)]; its regions and tables.
 
     `served` maps a subgraph number to the (subgraph, signature def) that its
     cut-out runs instead (export/served.py); they sit in their own regions.
+    `pooled` (pooled_vectors) go into a pool region at the flatbuffer's end.
     Positions are offsets from the end of the flatbuffer.
     """
     for buffer, (offset, size) in zip(model.buffers, extents):
         buffer.data, buffer.offset, buffer.size = None, offset, size
     builder = flatbuffers.Builder(2 ** 16)
     regions, entries = [], []
+    with _region(builder, regions):
+        pool = {key: builder.CreateNumpyVector(values) for key, values in pooled.items()}
     subgraph_tables, signature_tables = [None] * len(model.subgraphs), []
     for signature in reversed(model.signatureDefs):
         cutout = served.get(signature.subgraphIndex)
@@ -164,18 +264,18 @@ def _flatbuffer(model, extents, served):
                 table = cutout[1].Pack(builder)
             field = _field_from_end(builder, table, SIGNATURE_DEF_SUBGRAPH_INDEX)
             with _region(builder, regions) as graph:
-                subgraph = cutout[0].Pack(builder)
+                subgraph, relocations = _pack_subgraph(builder, cutout[0], pool)
         with _region(builder, regions) as whole_definition:
             whole_table = signature.Pack(builder)
         signature_tables.insert(0, whole_table)
         with _region(builder, regions) as whole_graph:
-            subgraph_tables[signature.subgraphIndex] = model.subgraphs[
-                signature.subgraphIndex].Pack(builder)
+            subgraph_tables[signature.subgraphIndex], whole_relocations = _pack_subgraph(
+                builder, model.subgraphs[signature.subgraphIndex], pool)
         if cutout is None:
             definition, table, graph = whole_definition, whole_table, whole_graph
             field = _field_from_end(builder, table, SIGNATURE_DEF_SUBGRAPH_INDEX)
-            subgraph = subgraph_tables[signature.subgraphIndex]
-        entries.insert(0, (signature, graph, subgraph, definition, table, field))
+            subgraph, relocations = subgraph_tables[signature.subgraphIndex], whole_relocations
+        entries.insert(0, (signature, graph, subgraph, definition, table, field, relocations))
     with _region(builder, regions) as metadata_region:
         metadata_tables = [entry.Pack(builder) for entry in reversed(model.metadata)][::-1]
     with _region(builder, regions) as codes_region:
@@ -194,7 +294,7 @@ def _flatbuffer(model, extents, served):
     schema.ModelAddSignatureDefs(builder, vectors[4])
     builder.Finish(schema.ModelEnd(builder), file_identifier=b"TFL3")
     return bytes(builder.Output()), entries, (codes_region, code_tables), (
-        metadata_region, metadata_tables)
+        metadata_region, metadata_tables), pool
 
 
 def relayout(content):
@@ -210,6 +310,8 @@ def relayout(content):
         graph.operators = schedule(graph)
         for number, tensor in enumerate(graph.tensors):
             tensor.name = str(number)
+    if full_integer(model):
+        share_layer_scales(model, stored_once(model))
     served, made, first_made = {}, {}, len(model.buffers)
     for signature in signatures:
         cutout = served_graph(model, model.subgraphs[signature.subgraphIndex], signature,
@@ -228,7 +330,10 @@ def relayout(content):
     blobs = [bytes(b.data) if b.data is not None else b"" for b in model.buffers]
     placeholder = [(2, max(1, len(blob))) if blob or b == len(blobs) - 1 else (0, 0)
                    for b, blob in enumerate(blobs)]  # the final extents store the same fields
-    head, entries, codes, metadata = _flatbuffer(model, placeholder, served)
+    pooled = pooled_vectors([graph for s in signatures for graph in (
+        model.subgraphs[s.subgraphIndex], *served.get(s.subgraphIndex, [])[:1])])
+    head, entries, codes, metadata, pool = _flatbuffer(model, placeholder, served, pooled)
+    vectors = {key: number for number, key in enumerate(pool)}
 
     def absolute(region):
         return [len(head) - region.start, len(head) - region.end]
@@ -239,6 +344,7 @@ def relayout(content):
              "metadata": {"region": absolute(metadata[0]),
                           "tables": [len(head) - t for t in metadata[1][:-1]],
                           "buffers": sorted({m.buffer for m in model.metadata[:-1]})},
+             "vectors": [[len(head) - offset, 4 + len(key[1])] for key, offset in pool.items()],
              "signatures": [
                  {"key": signature.signatureKey.decode(), "region": absolute(graph),
                   "subgraph": len(head) - subgraph,
@@ -247,8 +353,10 @@ def relayout(content):
                   "buffers": sorted({t.buffer for t in served.get(signature.subgraphIndex, [
                       model.subgraphs[signature.subgraphIndex]])[0].tensors
                       if t.buffer < first_made and blobs[t.buffer]}),
-                  "made": made.get(signature.subgraphIndex, [])}
-                 for signature, graph, subgraph, definition, table, field in entries]}
+                  "made": made.get(signature.subgraphIndex, []),
+                  "relocations": [[len(head) - slot, vectors[key]] for slot, key in relocations]}
+                 for signature, graph, subgraph, definition, table, field, relocations
+                 in entries]}
     data_start = _aligned(len(head))
     position, starts = data_start, {}
     for b, (host, _) in placement.items():
@@ -260,7 +368,7 @@ def relayout(content):
     index["data"] = extents
     blobs[-1] = json.dumps(index, separators=(",", ":")).encode()
     extents.append((position, len(blobs[-1])))
-    head, *_ = _flatbuffer(model, extents, served)
+    head, *_ = _flatbuffer(model, extents, served, pooled)
     if _aligned(len(head)) != data_start:
         raise AssertionError("the flatbuffer changed length between its two passes")
     data = bytearray(position + len(blobs[-1]) - data_start)

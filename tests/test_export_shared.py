@@ -1,6 +1,7 @@
 """The shared layout: one .tflite for every (task, level), each weight stored once, cut out per level."""
 
 import collections
+import functools
 import hashlib
 import json
 import os
@@ -10,7 +11,7 @@ import pytest
 from ai_edge_litert import schema_py_generated as schema
 from ai_edge_litert.interpreter import Interpreter
 
-from dvn_runtime.cutout import SharedFile
+from dvn_runtime.cutout import SharedFile, read_index
 from dvn_runtime.manifest import load_manifest
 from dvn_runtime.model import read_model
 from test_export_helpers import random_images
@@ -135,13 +136,19 @@ def noncontiguous_dvn():
     return dvn_with_orders("resnet-8", [[1, 3, 2]])
 
 
+@pytest.fixture(scope="module")
+def quantized_file(noncontiguous_dvn):
+    """mode -> (models, shared file) of the noncontiguous DVN, each mode converted once."""
+    calibration = random_images(noncontiguous_dvn.input_shapes[0], count=16, seed=5)
+    return functools.cache(lambda mode: shared_file(noncontiguous_dvn, mode, calibration))
+
+
 @pytest.mark.parametrize("mode, bytes_per_weight", [("float16", 2), ("int8", 1)])
 def test_quantized_shared_files_store_each_block_once_and_cut_out_every_level(
-        noncontiguous_dvn, mode, bytes_per_weight, tmp_path):
+        noncontiguous_dvn, quantized_file, mode, bytes_per_weight, tmp_path):
     """float32: the test below and the digits export."""
     dvn = noncontiguous_dvn
-    calibration = random_images(dvn.input_shapes[0], count=16, seed=5)
-    models, content = shared_file(dvn, mode, calibration)
+    models, content = quantized_file(mode)
     # Batch norm is stored as 2 numbers a channel (the DVN counts 4), so a bit less is fine.
     assert 0.8 <= stored_bytes(content) / (bytes_per_weight * dvn.count_params()) <= 1.05
     images = random_images(dvn.input_shapes[0], count=4, seed=6)
@@ -157,6 +164,73 @@ def test_quantized_shared_files_store_each_block_once_and_cut_out_every_level(
         if mode == "float16":  # float16 weights, float32 arithmetic
             assert np.max(np.abs(cutout - expected)) <= 1e-2 * np.max(np.abs(expected))
         assert np.corrcoef(cutout.ravel(), expected.ravel())[0, 1] > 0.95, key
+
+
+def quantization_objects(content, subgraph):
+    """({table position: its fields}, {vector position: its bytes}, tensors with quantization)
+    of the QuantizationParameters that a subgraph's tensors point at (non-object API)."""
+    graph = schema.SubGraph()
+    graph.Init(content, subgraph)
+    tables, vectors, quantized = {}, {}, 0
+    for t in range(graph.TensorsLength()):
+        quantization = graph.Tensors(t).Quantization()
+        if quantization is None:
+            continue
+        quantized += 1
+        table = quantization._tab
+        fields = []
+        for field, item in ((4, 4), (6, 4), (8, 4), (10, 8)):  # min, max, scale, zero_point
+            offset = table.Offset(field)
+            if offset:
+                start = table.Vector(offset)
+                vectors[start] = content[start:start + item * table.VectorLen(offset)]
+                fields.append((field, vectors[start]))
+        tables[table.Pos] = (*fields, quantization.QuantizedDimension())
+    return tables, vectors, quantized
+
+
+def test_an_int8_file_stores_each_distinct_quantization_once(quantized_file):
+    """Within a signature's subgraph region, tensors with equal parameters point at one
+    QuantizationParameters table; a vector (scales, zero points) that several signatures hold
+    is stored once in the file, in its pool (cut-outs relocate the fields that point at it).
+    The converter wrote a table and its vectors per tensor, 12 bytes a channel."""
+    _, content = quantized_file("int8")
+    stored, quantized, vectors = 0, 0, {}
+    for signature in read_index(content)["signatures"]:
+        tables, own, tensors = quantization_objects(content, signature["subgraph"])
+        assert len(set(tables.values())) == len(tables), signature["key"]
+        stored, quantized = stored + len(tables), quantized + tensors
+        vectors.update(own)
+    assert len(set(vectors.values())) == len(vectors)
+    assert stored < quantized  # tensors with equal parameters share a table
+
+
+def test_a_levels_per_unit_convs_of_a_layer_share_one_quantization(quantized_file):
+    """int8: every unit block of a conv layer is quantized with the layer's per-channel scales
+    (export/layer_scales.py), so a level's per-unit convs of a layer (convs of one kernel size
+    on slices of one tensor) point at one filter table; the converter gave each block its own."""
+    _, content = quantized_file("int8")
+    model = schema.Model.GetRootAs(content, 0)
+    codes = [max(code.BuiltinCode(), code.DeprecatedBuiltinCode()) for code in (
+        model.OperatorCodes(i) for i in range(model.OperatorCodesLength()))]
+    op = schema.BuiltinOperator
+    summed = 0
+    for signature in read_index(content)["signatures"]:
+        graph = schema.SubGraph()
+        graph.Init(content, signature["subgraph"])
+        ops = [graph.Operators(i) for i in range(graph.OperatorsLength())]
+        producer = {conv.Outputs(0): conv for conv in ops}
+        layers = {}
+        for conv in ops:
+            source = producer.get(conv.Inputs(0))
+            if (codes[conv.OpcodeIndex()] == op.CONV_2D and source is not None
+                    and codes[source.OpcodeIndex()] == op.STRIDED_SLICE):
+                weight = graph.Tensors(conv.Inputs(1))
+                layers.setdefault((source.Inputs(0), weight.ShapeAsNumpy()[1:3].tobytes()),
+                                  []).append(weight.Quantization()._tab.Pos)
+        assert all(len(set(tables)) == 1 for tables in layers.values()), signature["key"]
+        summed += sum(len(tables) > 1 for tables in layers.values())
+    assert summed > 0
 
 
 def test_a_cut_out_runs_one_conv_per_layer_with_batch_norm_folded_in(noncontiguous_dvn, tmp_path):

@@ -129,9 +129,10 @@ def test_the_cli_replays_a_trace_for_two_tasks(digits_shared_export):
     assert rows[-1] == "switches: 6"
 
 
-def test_the_android_fixture_is_a_shared_export_the_runtime_serves():
-    """tests/fixtures/shared_export (make_shared_export.py), whose cut-outs the Java tests match."""
-    fixture = os.path.join(os.path.dirname(__file__), "fixtures", "shared_export")
+@pytest.mark.parametrize("name", ["shared_export", "shared_export_int8"])
+def test_the_android_fixture_is_a_shared_export_the_runtime_serves(name):
+    """tests/fixtures/NAME (make_shared_export.py), whose cut-outs the Java tests match."""
+    fixture = os.path.join(os.path.dirname(__file__), "fixtures", name)
     manifest = load_manifest(fixture)
     assert manifest.layout == "shared" and len(manifest.models) == 4
     for task in manifest.tasks:

@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.TreeSet;
 
 /**
@@ -18,12 +19,14 @@ import java.util.TreeSet;
  * layout, and the same bytes: the manifest's sha256 of a model is that of its cut-out. The
  * file's cut-out index is JSON in its metadata entry {@code dvn_cutout}. A cut-out's "made"
  * buffers (weights with batch norm folded in) are computed as numpy does: float32 products,
- * float16 rounded to nearest even.
+ * float16 rounded to nearest even. Quantization vectors pooled across signatures (index version
+ * 5) are copied after the signature-def region and the fields that point at them relocated.
  */
 public final class SharedModelFile {
   private static final String INDEX_NAME = "dvn_cutout";
-  // Index versions this class reads: 3 has no scale axis (outer rows); 4 names it (0 or -1).
-  private static final List<Long> INDEX_VERSIONS = List.of(3L, 4L);
+  // Index versions this class reads: 3 has no scale axis (outer rows); 4 names it (0 or -1);
+  // 5 adds pooled quantization vectors and each signature's relocations of its fields.
+  private static final List<Long> INDEX_VERSIONS = List.of(3L, 4L, 5L);
   private static final int ALIGN = 16;
   private static final int MODEL_VERSION = 3;
   // Model table fields of LiteRT's schema.fbs, in vtable order; 0 marks a field left out.
@@ -47,7 +50,7 @@ public final class SharedModelFile {
       if (!INDEX_VERSIONS.contains(index.get("version"))) {
         throw new ManifestException(
             "the shared file's cut-out index has version " + index.get("version")
-                + "; this app reads versions 3 and 4: export again.");
+                + "; this app reads versions 3 to 5: export again.");
       }
       for (Object signature : (List<?>) index.get("signatures")) {
         signatures.put((String) ((Map<?, ?>) signature).get("key"), (Map<?, ?>) signature);
@@ -174,6 +177,18 @@ public final class SharedModelFile {
       starts[r] = position;
       position = aligned(position + regions[r][1] - regions[r][0], ALIGN);
     }
+    List<?> pooled = index.containsKey("vectors") ? (List<?>) index.get("vectors") : List.of();
+    List<?> relocations = signature.containsKey("relocations")
+        ? (List<?>) signature.get("relocations") : List.of();
+    TreeMap<Integer, Integer> vectorStarts = new TreeMap<>(); // pooled vector -> its position
+    for (Object relocation : relocations) {
+      vectorStarts.put(numbers(relocation)[1], 0);
+    }
+    for (Map.Entry<Integer, Integer> vector : vectorStarts.entrySet()) {
+      vector.setValue(aligned(position + 4L, ALIGN) - 4);
+      position = vector.getValue() + numbers(pooled.get(vector.getKey()))[1];
+    }
+    position = aligned(position, ALIGN);
     int[] dataStarts = new int[count];
     int[] sizes = new int[count];
     int[][] extents = new int[used.length][];
@@ -229,6 +244,15 @@ public final class SharedModelFile {
     }
     if (definitionRegion[3] != 0) { // its subgraph index: the cut-out has subgraph 0
       out.putInt(starts[3] + definitionRegion[3] - regions[3][0], 0);
+    }
+    for (Map.Entry<Integer, Integer> vector : vectorStarts.entrySet()) {
+      int[] extent = numbers(pooled.get(vector.getKey()));
+      copy(out, vector.getValue(), extent[0], extent[1]);
+    }
+    for (Object relocation : relocations) { // a quantization field: the offset to its vector
+      int[] entry = numbers(relocation);
+      int slot = starts[2] + entry[0] - regions[2][0];
+      out.putInt(slot, vectorStarts.get(entry[1]) - slot);
     }
     for (int i = 0; i < used.length; i++) {
       copy(out, dataStarts[i], extents[i][0], extents[i][1]);

@@ -59,9 +59,20 @@ public class SharedModelFileTest {
 
   @Test
   public void everyCutOutHasTheBytesOfThePythonCutOut() throws Exception {
-    Manifest manifest = ManifestReader.parse(manifestText());
+    assertCutOutsMatchPython(exportDir());
+  }
+
+  @Test
+  public void everyInt8CutOutRelocatesPooledVectorsAsThePythonCutOutDoes() throws Exception {
+    // shared_export_int8: index version 5, quantization vectors pooled across signatures.
+    assertCutOutsMatchPython(exportDir().resolveSibling("shared_export_int8"));
+  }
+
+  private static void assertCutOutsMatchPython(Path directory) throws Exception {
+    Manifest manifest = ManifestReader.parse(
+        new String(Files.readAllBytes(directory.resolve("manifest.json")), StandardCharsets.UTF_8));
     FileEntry file = manifest.sharedFiles().get(0);
-    byte[] content = Files.readAllBytes(exportDir().resolve(file.file()));
+    byte[] content = Files.readAllBytes(directory.resolve(file.file()));
     assertEquals(file.sha256(), sha256(content));
     SharedModelFile shared = new SharedModelFile(ByteBuffer.wrap(content));
     assertEquals(
