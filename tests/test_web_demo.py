@@ -10,6 +10,7 @@ skipped when something is missing (and fail in CI).
 import collections
 import json
 import os
+import pathlib
 import shutil
 import subprocess
 
@@ -26,6 +27,15 @@ CHROMIUM = os.environ.get("DVN_CHROMIUM", "/usr/bin/chromium")
 MAX_LOGIT_DIFFERENCE = 1e-4
 
 Browser = collections.namedtuple("Browser", "report served screenshot")
+# Writes the JS cut-out of each KEY of the shared file PATH to OUT/KEY.tflite.
+JS_CUT_OUT = """
+import {readFileSync, writeFileSync} from 'node:fs';
+import {cutOut, readIndex} from '%s';
+const [path, out, ...keys] = process.argv.slice(1);
+const content = new Uint8Array(readFileSync(path));
+const index = readIndex(content);
+for (const key of keys) writeFileSync(`${out}/${key}.tflite`, cutOut(content, key, index));
+"""
 
 
 def missing_tool():
@@ -37,6 +47,67 @@ def missing_tool():
     if not os.access(CHROMIUM, os.X_OK):
         return f"Chromium at {CHROMIUM} (run `make test-web` as root, or apt-get install chromium)"
     return None
+
+
+def js_cutouts(path, keys, out):
+    """{key: bytes} of web_demo/src/cutout.js's cut-outs of a shared file, run in node."""
+    if shutil.which("node") is None:
+        (pytest.fail if os.environ.get("CI") else pytest.skip)("the JS cut-out needs node")
+    module = pathlib.Path(WEB_DEMO, "src", "cutout.js").as_uri()
+    result = subprocess.run(["node", "--input-type=module", "-e", JS_CUT_OUT % module,
+                             str(path), str(out), *keys], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return {key: (out / f"{key}.tflite").read_bytes() for key in keys}
+
+
+def assert_same_cutouts(shared_path, expected, tmp_path):
+    """The JS cut-outs of a shared file are byte-identical to `expected` ({key: bytes})."""
+    for key, got in js_cutouts(shared_path, list(expected), tmp_path).items():
+        want = expected[key]
+        first = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), None)
+        assert (len(got), first) == (len(want), None), f"{key}: JS {len(got)} bytes, Python " \
+            f"{len(want)}, first difference at byte {first}"
+
+
+@pytest.mark.slow
+def test_js_cut_outs_are_the_python_cut_outs_of_a_float32_export(digits_shared_export, tmp_path):
+    """The export CLI's shared file of the digits run (ResNet-8)."""
+    from dvn_runtime.model import read_model
+
+    manifest = load_manifest(digits_shared_export.tflite)
+    (name, _), = manifest.files.items()
+    expected = {model.signature: read_model(manifest, model) for model in manifest.models}
+    assert_same_cutouts(os.path.join(manifest.directory, name), expected, tmp_path)
+
+
+def test_js_cut_outs_are_the_python_cut_outs_of_a_float16_mobilenetv2(tmp_path):
+    """A tiny MobileNetV2 DVN (one task, k = 2): its made buffers scale depthwise channels
+    (axis -1) and conv rows (axis 0), rounded to float16."""
+    import keras
+
+    from dvn_runtime.cutout import SharedFile
+    from dvn_tf.model import DVNModel
+    from dvn_tf.units import UnitPlan
+    from export import shared
+    from test_export_helpers import random_images
+
+    keras.utils.set_random_seed(5)
+    dvn = DVNModel(["t0"], [3], UnitPlan(2, [[2, 1]]), (8, 8, 1), backbone="mobilenetv2",
+                   width_multiplier=0.25, depth_coefficient=0.25, name="dvn")
+    dvn.build()
+    task = collections.namedtuple("Task", "name input_shape")("t0", (8, 8, 1))
+    models = shared.level_models(dvn, [task], [random_images((8, 8, 1), count=4)])
+    path = tmp_path / shared.SHARED_FILE
+    path.write_bytes(shared.to_shared_tflite(models, [task], "float16"))
+    with SharedFile(str(path)) as source:
+        expected = {key: source.cutout(key) for key in models}
+        recipes = [r for s in source.index["signatures"] for r in s["made"]]
+    assert {r["type"] for r in recipes} == {"float16"}
+    assert {r["scale"][2] for r in recipes if r["scale"]} == {0, -1}
+    out = tmp_path / "js"
+    out.mkdir()
+    assert_same_cutouts(path, expected, out)
 
 
 def damage_top_level(export_dir):
