@@ -1,6 +1,7 @@
 /**
  * Runs .tflite files with LiteRT.js (npm @litertjs/core, pinned in package.json)
- * on its WebAssembly CPU accelerator, single-threaded.
+ * on its WebAssembly CPU accelerator: threaded on a cross-origin-isolated page,
+ * else on one thread.
  *
  * LiteRT.js 2.5.3's Tensor and CompiledModel classes know float32, int32 and
  * uint8 only: compiling a full-integer model throws "Element type INT8 is not
@@ -16,9 +17,20 @@ import {readTensors} from './tflite_file.js';
 const ARRAYS = {float32: Float32Array, int8: Int8Array, uint8: Uint8Array};
 const INTEGER_RANGES = {int8: [-128, 127], uint8: [0, 255]};
 
-/** Loads LiteRT.js's wasm runtime (the plain build: no threads, no JSPI) from `wasmDirectory`. */
+const MAX_THREADS = 4;  // as the Python runtime: a thread per core, at most 4
+let threadCount = 1;
+
+/**
+ * Loads LiteRT.js's wasm runtime from `wasmDirectory`: its threaded build when the page is
+ * cross-origin isolated (threads share memory, which browsers allow only then), models
+ * then running on a thread per core, at most 4; else the plain build on one thread.
+ * Returns the number of threads every model runs with.
+ */
 export async function startLiteRt(wasmDirectory) {
-  await loadLiteRt(wasmDirectory);
+  const threaded = globalThis.crossOriginIsolated === true;
+  await loadLiteRt(wasmDirectory, {threads: threaded});
+  threadCount = threaded ? Math.min(MAX_THREADS, navigator.hardwareConcurrency || 1) : 1;
+  return threadCount;
 }
 
 /** Round half to even, as numpy's np.round (the Python runtime's quantization). */
@@ -83,7 +95,7 @@ export class CompiledFile {
     try {
       model = wasm.loadModel(environment.liteRtEnvironment, pointer, bytes.byteLength);
       compiled = await wasm.compileModel(environment.liteRtEnvironment, model, {
-        environment, accelerator: 'wasm', cpuOptions: {numThreads: 1}, gpuOptions: {},
+        environment, accelerator: 'wasm', cpuOptions: {numThreads: threadCount}, gpuOptions: {},
         webNNOptions: {}});
       return new CompiledFile(wasm, environment, pointer, model, compiled, tensors, 0);
     } catch (error) {
