@@ -3,11 +3,14 @@
     python benchmarks/web_latency.py [--models=runs/digits/tflite] [--rounds=3] [--runs=300]
                                      [--loads=30]
 
-Both run every (task, level) of the export single-threaded on the CPU with
-XNNPACK: Python's `ai_edge_litert` Interpreter (num_threads=1), and LiteRT.js
-(npm @litertjs/core, its WebAssembly build without threads) in Debian's
-Chromium, headless, with the web demo served from localhost by
-web_demo/serve.py and driven by benchmarks/web_latency.mjs. Per model:
+Both run every (task, level) of the export on the CPU with XNNPACK and the
+same number of threads: LiteRT.js (npm @litertjs/core) in Debian's Chromium,
+headless, with the web demo served from localhost by web_demo/serve.py (cross-
+origin isolated, so LiteRT.js runs its threaded build on a thread per core, at
+most 4) and driven by benchmarks/web_latency.mjs, then Python's `ai_edge_litert`
+Interpreter with as many threads as the page used. A shared-layout export's
+models are the levels' cut-outs (the browser's web_demo/src/cutout.js, Python's
+dvn_runtime/cutout.py: the same bytes). Per model:
 
   * latency: after 3 warm-ups, `--runs` model calls on one input in 20
     blocks; the fastest block's mean call time (the browser's clock ticks in
@@ -46,18 +49,24 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 BLOCKS = 20  # as in web_latency.mjs: the browser's clock ticks in 0.1 ms steps
 
+from dvn_runtime.manifest import load_manifest  # noqa: E402
+from dvn_runtime.model import read_model  # noqa: E402
 from dvn_runtime.preprocess import to_input_tensor  # noqa: E402
 from web_demo import serve  # noqa: E402
 
 
-def python_litert(path, loads, runs):
-    """{"load_ms", "latency_ms"} of one .tflite in Python LiteRT, single-threaded."""
-    with open(path, "rb") as file:
-        content = file.read()
+def model_contents(export_dir):
+    """The bytes of every model of an export, in manifest order (shared layout: cut-outs)."""
+    manifest = load_manifest(export_dir)
+    return [read_model(manifest, model) for model in manifest.models]
+
+
+def python_litert(content, loads, runs, threads):
+    """{"load_ms", "latency_ms"} of one .tflite (bytes) in Python LiteRT on `threads` threads."""
     load_times = []
     for _ in range(loads):
         started = time.perf_counter()
-        interpreter = Interpreter(model_content=content, num_threads=1)
+        interpreter = Interpreter(model_content=content, num_threads=threads)
         interpreter.allocate_tensors()
         load_times.append((time.perf_counter() - started) * 1e3)
     source, target = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
@@ -90,6 +99,24 @@ def browser_round(port, loads, runs):
     return json.loads(browser.stdout.strip().splitlines()[-1])
 
 
+def side_by_side(export_dir, contents, rounds, loads, runs):
+    """Browser and Python rounds in turn over an export's models: ([browser JSON], [[Python
+    figures per model]]). Python runs with the threads the browser reported."""
+    server = serve.start(export_dir)
+    webs, pythons = [], []
+    try:
+        for _ in range(rounds):
+            webs.append(browser_round(server.server_port, loads, runs))
+            for _ in range(2):  # as in the browser: the second pass is kept
+                python = [python_litert(content, loads, runs, webs[-1]["threads"])
+                          for content in contents]
+            pythons.append(python)
+    finally:
+        server.shutdown()
+        server.server_close()
+    return webs, pythons
+
+
 def median_of(figures):
     """{"load_ms", "latency_ms"}: the medians of several rounds' figures."""
     return {key: statistics.median(f[key] for f in figures) for key in ("load_ms", "latency_ms")}
@@ -117,19 +144,11 @@ def main():
     args = parser.parse_args()
     with open(os.path.join(args.models, "manifest.json")) as file:
         manifest = json.load(file)
-    paths = [os.path.join(args.models, model["file"]) for model in manifest["models"]]
-    server = serve.start(args.models)
-    webs, pythons = [], []
-    try:
-        for _ in range(args.rounds):
-            webs.append(browser_round(server.server_port, args.loads, args.runs))
-            for _ in range(2):  # as in the browser: the second pass is kept
-                python = [python_litert(path, args.loads, args.runs) for path in paths]
-            pythons.append(python)
-    finally:
-        server.shutdown()
-    js_models = [median_of([web["models"][i] for web in webs]) for i in range(len(paths))]
-    python_models = [median_of([python[i] for python in pythons]) for i in range(len(paths))]
+    contents = model_contents(args.models)
+    webs, pythons = side_by_side(args.models, contents, args.rounds, args.loads, args.runs)
+    js_models = [median_of([web["models"][i] for web in webs]) for i in range(len(contents))]
+    python_models = [median_of([python[i] for python in pythons])
+                     for i in range(len(contents))]
     rows = []
     for model, js, python in zip(manifest["models"], js_models, python_models):
         rows.append({"task": model["task"], "level": model["level"],
@@ -153,8 +172,9 @@ def main():
           f"{weight['total'] / 2 ** 20:.2f} MiB: LiteRT.js {weight['litertjs'] / 2 ** 20:.2f} MiB, "
           f"app {weight['app'] / 1024:.0f} KiB, other JS {weight['other_js'] / 1024:.0f} KiB, "
           f"export (manifest, samples, first model) {weight['export'] / 1024:.0f} KiB")
+    print(f"threads: {webs[0]['threads']} in both")
     print(json.dumps({"models": rows, "litertjs_startup_ms": startup, "rounds": args.rounds,
-                      "page_weight_bytes": weight}))
+                      "threads": webs[0]["threads"], "page_weight_bytes": weight}))
 
 
 if __name__ == "__main__":
