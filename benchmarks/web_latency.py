@@ -1,7 +1,7 @@
 """LiteRT.js in Chromium against Python LiteRT on the same exported files: latency and load time.
 
     python benchmarks/web_latency.py [--models=runs/digits/tflite] [--rounds=3] [--runs=300]
-                                     [--loads=30]
+                                     [--loads=30] [--threads=N]
 
 Both run every (task, level) of the export on the CPU with XNNPACK and the
 same number of threads: LiteRT.js (npm @litertjs/core) in Debian's Chromium,
@@ -88,25 +88,28 @@ def python_litert(content, loads, runs, threads):
     return {"load_ms": min(load_times), "latency_ms": min(block_means)}
 
 
-def browser_round(port, loads, runs):
-    """One run of benchmarks/web_latency.mjs against the demo served on `port`: its JSON."""
+def browser_round(port, loads, runs, threads=None):
+    """One run of benchmarks/web_latency.mjs against the demo served on `port` (LiteRT.js on
+    `threads` threads, default the page's choice): its JSON."""
+    query = "" if threads is None else f"?threads={threads}"
     browser = subprocess.run(
         ["node", os.path.join(REPO, "benchmarks", "web_latency.mjs"),
-         f"http://127.0.0.1:{port}/", str(loads), str(runs)],
+         f"http://127.0.0.1:{port}/{query}", str(loads), str(runs)],
         capture_output=True, text=True, timeout=1800)
     if browser.returncode != 0:
         sys.exit(f"web_latency: the browser run failed: {browser.stderr.strip()[-2000:]}")
     return json.loads(browser.stdout.strip().splitlines()[-1])
 
 
-def side_by_side(export_dir, contents, rounds, loads, runs):
+def side_by_side(export_dir, contents, rounds, loads, runs, threads=None):
     """Browser and Python rounds in turn over an export's models: ([browser JSON], [[Python
-    figures per model]]). Python runs with the threads the browser reported."""
+    figures per model]]). Python runs with the threads the browser reported (`threads`, or
+    the page's choice)."""
     server = serve.start(export_dir)
     webs, pythons = [], []
     try:
         for _ in range(rounds):
-            webs.append(browser_round(server.server_port, loads, runs))
+            webs.append(browser_round(server.server_port, loads, runs, threads))
             for _ in range(2):  # as in the browser: the second pass is kept
                 python = [python_litert(content, loads, runs, webs[-1]["threads"])
                           for content in contents]
@@ -141,11 +144,14 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--runs", type=int, default=300, help="a multiple of 20")
     parser.add_argument("--loads", type=int, default=30)
+    parser.add_argument("--threads", type=int,
+                        help="threads of both (default: the page's, a thread per core, at most 4)")
     args = parser.parse_args()
     with open(os.path.join(args.models, "manifest.json")) as file:
         manifest = json.load(file)
     contents = model_contents(args.models)
-    webs, pythons = side_by_side(args.models, contents, args.rounds, args.loads, args.runs)
+    webs, pythons = side_by_side(args.models, contents, args.rounds, args.loads, args.runs,
+                                 args.threads)
     js_models = [median_of([web["models"][i] for web in webs]) for i in range(len(contents))]
     python_models = [median_of([python[i] for python in pythons])
                      for i in range(len(contents))]

@@ -2,7 +2,8 @@
  * The demo page: loads an export (?models=URL of its folder, default export/), per-level
  * or shared layout, serves the chosen tasks (all of them at first) at the levels that fit
  * one memory budget, and classifies sample images, files, dropped images and camera frames
- * for every served task.
+ * for every served task. ?threads=N sets LiteRT.js's threads (default: one per core, at
+ * most 4; always 1 on a page that is not cross-origin isolated).
  *
  * `window.demo` lets scripts (tests, benchmarks) drive the page and read what it shows:
  * `ready`, `classifyUrl(url)`, `setTasks(names)`, `state()`, `events()`.
@@ -14,8 +15,8 @@ import {BudgetSwitcher, ModelSource, REFUSED} from './switcher.js';
 
 const READING_INTERVAL_MS = 250;
 const WASM_DIRECTORY = new URL('../node_modules/@litertjs/core/wasm/', import.meta.url).href;
-const modelsUrl = new URL(new URLSearchParams(location.search).get('models') ?? 'export/',
-                          location.href);
+const parameters = new URLSearchParams(location.search);
+const modelsUrl = new URL(parameters.get('models') ?? 'export/', location.href);
 const $ = (selector) => document.querySelector(selector);
 /** Text from the export (labels, names, errors) as HTML that shows it verbatim. */
 const escape = (text) => String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -244,11 +245,15 @@ function describeLayout(manifest) {
 async function main() {
   wireInputs();
   const started = performance.now();
-  state.threads = await startLiteRt(WASM_DIRECTORY);
+  const threads = parameters.has('threads') ? Number(parameters.get('threads')) : null;
+  if (threads !== null && !(Number.isInteger(threads) && threads >= 1)) {
+    throw new Error(`?threads=${parameters.get('threads')} is not a number of threads >= 1`);
+  }
+  state.threads = await startLiteRt(WASM_DIRECTORY, threads);
   state.liteRtMs = performance.now() - started;
-  const threads = `${state.threads} thread${state.threads === 1 ? '' : 's'}`;
+  const used = `${state.threads} thread${state.threads === 1 ? '' : 's'}`;
   const why = crossOriginIsolated ? 'cross-origin isolated' : 'not cross-origin isolated';
-  $('#status').textContent = `LiteRT.js (WebAssembly, ${threads}: ${why}) ready in ` +
+  $('#status').textContent = `LiteRT.js (WebAssembly, ${used}: ${why}) ready in ` +
       `${state.liteRtMs.toFixed(0)} ms; models from ${modelsUrl.href}`;
   const manifestUrl = new URL('manifest.json', modelsUrl).href;
   state.manifest = await loadManifest(manifestUrl);

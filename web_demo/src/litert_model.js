@@ -23,13 +23,14 @@ let threadCount = 1;
 /**
  * Loads LiteRT.js's wasm runtime from `wasmDirectory`: its threaded build when the page is
  * cross-origin isolated (threads share memory, which browsers allow only then), models
- * then running on a thread per core, at most 4; else the plain build on one thread.
- * Returns the number of threads every model runs with.
+ * then running on `threads` threads (default: a thread per core, at most 4); else the plain
+ * build on one thread. Returns the number of threads every model runs with.
  */
-export async function startLiteRt(wasmDirectory) {
+export async function startLiteRt(wasmDirectory, threads = null) {
   const threaded = globalThis.crossOriginIsolated === true;
   await loadLiteRt(wasmDirectory, {threads: threaded});
-  threadCount = threaded ? Math.min(MAX_THREADS, navigator.hardwareConcurrency || 1) : 1;
+  threadCount = !threaded ? 1
+      : threads ?? Math.min(MAX_THREADS, navigator.hardwareConcurrency || 1);
   return threadCount;
 }
 
