@@ -244,19 +244,20 @@ function describeLayout(manifest) {
 
 async function main() {
   wireInputs();
-  const started = performance.now();
+  const manifestUrl = new URL('manifest.json', modelsUrl).href;
+  state.manifest = await loadManifest(manifestUrl);
   const threads = parameters.has('threads') ? Number(parameters.get('threads')) : null;
   if (threads !== null && !(Number.isInteger(threads) && threads >= 1)) {
     throw new Error(`?threads=${parameters.get('threads')} is not a number of threads >= 1`);
   }
-  state.threads = await startLiteRt(WASM_DIRECTORY, threads);
+  const started = performance.now();
+  // Alive at once: a level per task, one being switched to, and one a script compiles.
+  state.threads = await startLiteRt(WASM_DIRECTORY, threads, state.manifest.tasks.length + 2);
   state.liteRtMs = performance.now() - started;
   const used = `${state.threads} thread${state.threads === 1 ? '' : 's'}`;
   const why = crossOriginIsolated ? 'cross-origin isolated' : 'not cross-origin isolated';
   $('#status').textContent = `LiteRT.js (WebAssembly, ${used}: ${why}) ready in ` +
       `${state.liteRtMs.toFixed(0)} ms; models from ${modelsUrl.href}`;
-  const manifestUrl = new URL('manifest.json', modelsUrl).href;
-  state.manifest = await loadManifest(manifestUrl);
   state.source = new ModelSource(state.manifest);
   state.samples = await loadSamples(manifestUrl);
   $('#scenario').textContent = `${state.manifest.scenario}: ${state.manifest.tasks.length} tasks`;

@@ -24,13 +24,30 @@ let threadCount = 1;
  * Loads LiteRT.js's wasm runtime from `wasmDirectory`: its threaded build when the page is
  * cross-origin isolated (threads share memory, which browsers allow only then), models
  * then running on `threads` threads (default: a thread per core, at most 4); else the plain
- * build on one thread. Returns the number of threads every model runs with.
+ * build on one thread. `modelsAlive` is how many compiled models may exist at once. Returns
+ * the number of threads every model runs with.
+ *
+ * The threaded build (emscripten) starts a pool of navigator.hardwareConcurrency workers
+ * when it loads, and each compiled model's threads hold threads - 1 of them while it lives.
+ * A model compiled when the pool is empty waits for a new worker, which cannot start while
+ * the page's thread waits: the page hangs (seen with two MobileNetV2 levels served and a
+ * third compiled on 2 cores). So the pool is sized for `modelsAlive` models while it loads.
  */
-export async function startLiteRt(wasmDirectory, threads = null) {
-  const threaded = globalThis.crossOriginIsolated === true;
-  await loadLiteRt(wasmDirectory, {threads: threaded});
-  threadCount = !threaded ? 1
-      : threads ?? Math.min(MAX_THREADS, navigator.hardwareConcurrency || 1);
+export async function startLiteRt(wasmDirectory, threads = null, modelsAlive = 1) {
+  if (globalThis.crossOriginIsolated !== true) {
+    await loadLiteRt(wasmDirectory);
+    threadCount = 1;
+    return threadCount;
+  }
+  const cores = navigator.hardwareConcurrency || 1;
+  threadCount = threads ?? Math.min(MAX_THREADS, cores);
+  Object.defineProperty(navigator, 'hardwareConcurrency', {
+    value: Math.max(cores, (threadCount - 1) * modelsAlive), configurable: true});
+  try {
+    await loadLiteRt(wasmDirectory, {threads: true});
+  } finally {
+    delete navigator.hardwareConcurrency;  // the browser's own value again
+  }
   return threadCount;
 }
 
