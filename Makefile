@@ -3,6 +3,7 @@
 # `make test`: set up .venv and run every test (Python, then the Android demo's JVM core, then the
 # web demo's JS policy port); `make test-web` runs the web demo's tests alone (Chromium included).
 # `make web-demo`: serve the browser demo with the export of WORKDIR on localhost.
+# `make runtime-wheel`: build the board runtime's wheel (dvn_runtime, no TensorFlow) into dist/.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -17,7 +18,7 @@ PORT ?= 8000
 # Debian's dataset-fashion-mnist: the fashion scenarios prepare tfds's fashion_mnist from it.
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
-.PHONY: setup demo test test-fast fashion-mnist web-deps test-web web-demo
+.PHONY: setup demo test test-fast fashion-mnist web-deps test-web web-demo runtime-wheel
 
 $(VENV)/installed: requirements.txt export/requirements-qat.txt
 	$(PYTHON) -m venv $(VENV)
@@ -62,3 +63,8 @@ test-web: setup web-deps
 web-demo:
 	bash web_demo/setup.sh
 	$(PYTHON) web_demo/serve.py $(WORKDIR)/tflite --host $(HOST) --port $(PORT)
+
+runtime-wheel: $(VENV)/installed
+	rm -f dist/dvn_runtime-*.whl
+	$(PY) -m pip wheel --quiet --no-deps --wheel-dir dist .
+	@ls -l dist/dvn_runtime-*.whl

@@ -9,8 +9,9 @@ def base_config():
     c.scenario = ""
     c.method = "dvn"  # dvn | nested | independent; sequential also finetune | feature_extraction
     c.seed = 0
-    # Tasks: dicts with name, dataset ("digits" or any tfds image dataset) and optional
-    # label_key, classes or groups, augment, mix, image_size (see dvn_tf/data/tfds_tasks.py).
+    # Tasks: dicts with name, dataset ("digits", "folder" or any tfds image dataset) and optional
+    # label_key, classes or groups, augment, mix, image_size (see dvn_tf/data/tfds_tasks.py);
+    # a folder task has path and granularity (dvn_tf/data/folder_tasks.py).
     # A tuple, so --config.tasks="({'name': 'a', 'dataset': 'mnist'}, ...)" can set them.
     c.tasks = ()
     # Sequential scenarios learn the tasks one stage at a time (Eq. 4), distilling the old ones.
@@ -21,6 +22,10 @@ def base_config():
     c.download = True  # download a dataset missing from data_dir (tfds); false: no network
     c.train_examples = ml_collections.config_dict.placeholder(int)  # per task; None: all
     c.test_fraction = 0.25  # embedded digits only: held-out share of the stratified split
+    # Folder tasks: the side images are resized to (None: from the data, printed), and the
+    # held-out share of each class when the folder has no test/ or val/ split.
+    c.image_size = ml_collections.config_dict.placeholder(int)
+    c.holdout = 0.2
     # Network.
     c.backbone = "resnet-20"  # resnet-N | wrn-N-S | mobilenetv2
     c.base_width = 16  # resnet and wrn: stem width

@@ -13,7 +13,7 @@ with no network (else downloaded by tfds). Held out: the test split, 5,000
 images per task.
 
 [choice]s, made so that `--config.method=dvn` trains within 10 minutes on
-the project's 2-core CPU (README: measured times and accuracies):
+the project's 2-core CPU (docs/training.md: measured times and accuracies):
 - ResNet-8, base width 8, k = 2 units;
 - `train_examples` = 10,000 training images of each task (of 30,000; a
   random subset drawn with the seed), 3 epochs, batch 64 per task; SGD,

@@ -73,8 +73,14 @@ class _OneLineParser(argparse.ArgumentParser):
         raise ValueError(f"{message} (see --help)")
 
 
+def _program_name():
+    """How the CLI was started: the wheel's `dvn-runtime` command, or `python -m dvn_runtime`."""
+    started_as = os.path.basename(sys.argv[0])
+    return "dvn-runtime" if started_as == "dvn-runtime" else "python -m dvn_runtime"
+
+
 def _build_parser():
-    parser = _OneLineParser(prog="python -m dvn_runtime", description=(
+    parser = _OneLineParser(prog=_program_name(), description=(
         "Classify images with the largest level of a task that fits the free memory, "
         "or replay a memory trace and print every level switch."))
     parser.add_argument("--models", required=True, metavar="DIR",

@@ -7,7 +7,7 @@ PATH_PREFIX.png, accuracy against parameters per task with one line per method
 (as the paper's Fig. 5). Prints the tables and where it wrote the files.
 PATH_PREFIX defaults to compare_SCENARIO in the current directory.
 
-The tables and the plot also serve dvn_tf.study: an entry may carry
+The tables and the plot also serve the studies (python -m studies): an entry may carry
 `accuracy_std` and `seeds` (its accuracy is then a mean over seeds), shown as
 mean ± std and error bars, and two methods tie when their means are within
 one standard error of the difference.

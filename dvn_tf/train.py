@@ -1,6 +1,9 @@
 """Train a scenario: python -m dvn_tf.train --scenario=NAME --workdir=DIR [--config.KEY=VALUE ...]
 
 With no flags it trains the embedded `digits` scenario into runs/digits.
+`--images=[NAME=]PATH` (repeatable) trains the `images` scenario on your own
+folders of images instead: one task per folder of CLASS sub-folders, two
+(coarse and fine) per GROUP/CLASS tree.
 Writes DIR/results.json, DIR/results.md, DIR/model.keras, DIR/config.json,
 per-epoch checkpoints (a killed run resumes) and TensorBoard logs.
 """
@@ -13,6 +16,7 @@ import sys
 import tempfile
 
 DEFAULT_SCENARIO = "digits"
+IMAGES_SCENARIO = "images"
 
 
 def print_error(message):
@@ -39,12 +43,17 @@ def abandon_cluster(message):
 
 
 def scenario_from_argv(argv):
-    """The --scenario value, read before flags are defined (the config flag depends on it)."""
+    """The --scenario value, read before flags are defined (the config flag depends on it).
+
+    Without one, `images` when --images is given, else the default scenario.
+    """
     for i, arg in enumerate(argv):
         if arg.startswith("--scenario="):
             return arg.split("=", 1)[1]
         if arg == "--scenario" and i + 1 < len(argv):
             return argv[i + 1]
+    if any(arg == "--images" or arg.startswith("--images=") for arg in argv):
+        return IMAGES_SCENARIO
     return DEFAULT_SCENARIO
 
 
@@ -132,7 +141,7 @@ def train_and_report(config, workdir):
     if not strategy.extended.should_checkpoint:  # a non-chief worker: the chief writes workdir
         workdir = private_copy(workdir)
     experiment.set_precision(config)
-    tasks = load_tasks(config)
+    tasks = load_tasks(config, workdir)
     write_text_atomically(os.path.join(workdir, "config.json"), config.to_json(indent=2))
     print(f"{config.scenario}: method {config.method}, tasks "
           f"{', '.join(t.name for t in tasks)}, backbone {config.backbone}, k={config.units}")
@@ -144,6 +153,29 @@ def train_and_report(config, workdir):
     return results
 
 
+def prepare_images(config, workdir, image_flags):
+    """Set the tasks of --images and decode the folders that the workdir does not hold yet.
+
+    Every check (task names, folder layouts, readable images, the workdir's
+    run) comes before anything is written; returns the PreparedFolders to save.
+    """
+    from dvn_tf.data.folder_cache import FolderError, image_flag_tasks, prepare_folders
+    try:
+        if image_flags:
+            if config.scenario != IMAGES_SCENARIO:
+                fail(f"--images sets the tasks of the {IMAGES_SCENARIO} scenario; drop "
+                     f"--scenario={config.scenario}")
+            config.tasks = tuple(image_flag_tasks(image_flags))
+        elif config.scenario == IMAGES_SCENARIO and not config.tasks:
+            fail("the images scenario trains on your folders: pass --images=PATH, a folder "
+                 "with one sub-folder of images per class")
+        decodes = prepare_folders(config, workdir)
+        check_same_run(config, workdir)
+        return [decode() for decode in decodes]
+    except FolderError as error:
+        fail(str(error))
+
+
 def main(argv):
     """Entry point after flag parsing."""
     from absl import flags, logging
@@ -153,8 +185,10 @@ def main(argv):
         fail(f"unexpected arguments {argv[1:]}; flags look like --scenario=NAME --config.KEY=VALUE")
     config = flags.FLAGS.config
     workdir = flags.FLAGS.workdir or os.path.join("runs", config.scenario)
+    prepared = prepare_images(config, workdir, flags.FLAGS.images)
     check_writable(workdir)
-    check_same_run(config, workdir)
+    for folder in prepared:
+        folder.save()
     from dvn_tf.quiet import import_tensorflow_quietly
     import_tensorflow_quietly()
     from dvn_tf.data import DataNotPreparedError
@@ -175,6 +209,9 @@ def cli():
     config = load_scenario_config(scenario_from_argv(sys.argv[1:]))
     flags.DEFINE_string("scenario", DEFAULT_SCENARIO, "Scenario: a module in configs/.")
     flags.DEFINE_string("workdir", None, "Output directory (default runs/SCENARIO).")
+    flags.DEFINE_multi_string(
+        "images", None, "[NAME=]PATH of a folder with one sub-folder of images per class "
+        "(or GROUP/CLASS sub-folders): a task of the images scenario; repeatable.")
     try:  # ml_collections reads --config.KEY overrides from sys.argv already here
         config_flags.DEFINE_config_dict(
             "config", config, "Scenario config; override fields with --config.KEY=VALUE.")

@@ -53,7 +53,7 @@ def load_run(workdir):
     if not isinstance(model, DVNModel):
         raise RunError(f"{path} holds a {type(model).__name__}, not a DVN trained by dvn_tf.train")
     try:
-        tasks = load_tasks(config)
+        tasks = load_tasks(config, workdir)
     except (DataNotPreparedError, ValueError, KeyError) as error:
         raise RunError(f"cannot load the data of {workdir!r}: {first_line(error)}") from None
     names = [t.name for t in tasks]

@@ -4,7 +4,7 @@
 `fashion_mnist` features) with a tiny backbone; `fashion` and `fashion_seq`
 train through the same code as j1 and s1 (tested in test_scenarios.py), so
 only their configs are checked here. The real runs and their numbers are in
-the README.
+docs/training.md.
 """
 
 import gzip

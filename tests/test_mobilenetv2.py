@@ -193,3 +193,25 @@ def test_the_train_cli_refuses_a_mismatched_model_in_one_line(saved_keras, tmp_p
     assert lines[0].startswith("dvn_tf.train: error: init_from ")
     assert ("pretrained layer 'Conv1' (Conv2D with kernel 3x3x3x16) does not fit the DVN's "
             "stage 0 (ConvNormReLU6) (SlicedConv2D with kernel 3x3x1x16)") in lines[0]
+
+
+def test_gray_folder_images_start_from_imagenet_weights_as_rgb(saved_keras, tmp_path):
+    """The README's path for few images: a folder task on MobileNetV2 from a saved Keras model."""
+    from configs import images
+    from dvn_tf.data import load_tasks
+    from dvn_tf.data.folder_cache import image_flag_tasks
+    from dvn_tf.experiment import make_model
+    from test_folder_data import write_classes
+
+    write_classes(tmp_path / "parts", ["bolt", "nut"], per_class=8, mode="L", color=90)
+    config = images.get_config()
+    config.update({"backbone": "mobilenetv2", "width_multiplier": ALPHA, "image_size": 32,
+                   "init_from": saved_keras[0]})
+    config.tasks = tuple(image_flag_tasks([str(tmp_path / "parts")]))
+    (task,) = load_tasks(config, str(tmp_path / "run"))
+    assert task.input_shape == (32, 32, 3)
+    image, _ = next(iter(task.test))
+    assert np.array_equal(image[..., 0], image[..., 2])  # gray, repeated into RGB
+    model = make_model(config, [task])  # raises if the pretrained stem does not fit
+    stem = dvn_layers(model)[0][1]
+    np.testing.assert_array_equal(stem.kernel.numpy(), saved_keras[1].get_layer("Conv1").kernel)

@@ -1,5 +1,6 @@
 """Studies: seeds, a tiny study in-process checked by hand, restarts, one-line errors, the CLI."""
 
+import ast
 import json
 import math
 import os
@@ -17,7 +18,8 @@ from configs.studies.common import INPLACE_DISTILLATION
 from dvn_tf.data import load_tasks
 from dvn_tf.data.pipeline import training_dataset
 from dvn_tf.experiment import make_model
-from dvn_tf.study import StudyError, check_study, main, run_dir, run_study
+from studies.plan import StudyError, check_study, run_dir
+from studies.runner import main, run_study
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = {"epochs": 1, "base_width": 4, "batch_size": 32, "train_examples": 64, "run_eagerly": True}
@@ -112,6 +114,35 @@ def test_bad_input_is_one_line(capsys, argv, message):
     assert message in error and error.count("\n") == 1
 
 
+def test_the_old_command_says_where_studies_went():
+    run = subprocess.run([sys.executable, "-m", "dvn_tf.study", "--study=digits"], cwd=REPO,
+                         capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
+    assert run.returncode == 2 and run.stdout == ""
+    assert run.stderr.count("\n") == 1 and "python -m studies --study=NAME" in run.stderr
+
+
+def imported_packages(path):
+    """The top-level packages and the modules of `studies` that a source file imports."""
+    names = set()
+    for node in ast.walk(ast.parse(open(path, encoding="utf-8").read())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            names |= {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
+    return {name for name in names if name.startswith("studies.")} | {
+        name.split(".")[0] for name in names}
+
+
+def test_imports_run_one_way_training_below_export_below_studies():
+    for folder, _, files in os.walk(os.path.join(REPO, "dvn_tf")):
+        for name in files:
+            if name.endswith(".py"):
+                imports = imported_packages(os.path.join(folder, name))
+                assert not imports & {"export", "studies"}, (folder, name, imports)
+    assert "studies.runner" not in imported_packages(os.path.join(REPO, "studies", "report.py"))
+    assert "studies.report" not in imported_packages(os.path.join(REPO, "studies", "plan.py"))
+
+
 def test_an_export_list_naming_no_run_is_refused():
     study = {"seeds": 1, "float": ["dvn", "resnet"], "runs": [("digits", "dvn", {})]}
     with pytest.raises(StudyError, match="^float names 'resnet', which no run has$"):
@@ -120,7 +151,7 @@ def test_an_export_list_naming_no_run_is_refused():
 
 @pytest.mark.slow
 def test_the_cli_runs_the_digits_study_with_its_int8_export(tmp_path):
-    command = [sys.executable, "-m", "dvn_tf.study", "--study=digits", "--seeds=1",
+    command = [sys.executable, "-m", "studies", "--study=digits", "--seeds=1",
                f"--workdir={tmp_path}"]
     run = subprocess.run(command, cwd=REPO, capture_output=True, text=True,
                          stdin=subprocess.DEVNULL, timeout=900)

@@ -19,7 +19,7 @@ against ResNet-8's 19,981, most of them in that 1,280-channel conv.
 The `dvn` runs are the `fashion` study's (same label and config): copy its
 finished DIR/fashion/dvn/seedS into this study's workdir to skip training them.
 
-Run: python -m dvn_tf.study --study=backbones --workdir=runs/study_backbones
+Run: python -m studies --study=backbones --workdir=runs/study_backbones
 """
 
 from configs.studies.common import BUDGET

@@ -5,7 +5,7 @@ export of the dvn runs), not the method: one epoch does not train the
 networks. (The float export with its latency runs the same export code; the
 backbones study uses it.)
 
-Run: python -m dvn_tf.study --study=digits --workdir=runs/study_digits
+Run: python -m studies --study=digits --workdir=runs/study_digits
 """
 
 from configs.studies.common import INPLACE_DISTILLATION

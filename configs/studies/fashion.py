@@ -4,7 +4,7 @@
 dvn run is also exported with --quantize=int8: study.md compares the float
 and int8 held-out accuracy of every (task, level).
 
-Run: python -m dvn_tf.study --study=fashion --workdir=runs/study_fashion
+Run: python -m studies --study=fashion --workdir=runs/study_fashion
 """
 
 from configs.studies.common import joint_study

@@ -2,7 +2,7 @@
 
 3 seeds at 5,000 training images (configs/studies/common.py).
 
-Run: python -m dvn_tf.study --study=fashion_h --workdir=runs/study_fashion_h
+Run: python -m studies --study=fashion_h --workdir=runs/study_fashion_h
 """
 
 from configs.studies.common import joint_study

@@ -4,7 +4,7 @@
 epochs per stage). study.md lists the old task's accuracy after every stage
 and its forgetting (after stage 1 minus after the last stage).
 
-Run: python -m dvn_tf.study --study=fashion_seq --workdir=runs/study_fashion_seq
+Run: python -m studies --study=fashion_seq --workdir=runs/study_fashion_seq
 """
 
 

@@ -18,6 +18,10 @@ class TaskData:
     [0, 1]); `pixel_scale` is the raw pixel maximum (255, or 16 for the
     digits). `labels` are the class names in logit order.
     `augment`, if given, maps a batch of training images to augmented images.
+    `batches`, if given, makes the endless training batches itself,
+    `batches(batch_size, seed)` -> `(images, labels)` augmented and normalized
+    (before `augment`), instead of the pipeline shuffling and batching `train`
+    example by example: a task held in memory draws whole batches at once.
     """
 
     name: str
@@ -32,6 +36,7 @@ class TaskData:
     train_size: int
     test_size: int
     augment: object = None
+    batches: object = None
 
     def __post_init__(self):
         if len(self.labels) != self.num_classes:

@@ -50,6 +50,17 @@ def normalization(builder):
     return mean, std, f"measured, cached in {path}"
 
 
+def normalizer(mean, std):
+    """`(pixel image, label) -> ((image / 255 - mean) / std, label)`."""
+    mean = tf.constant(mean, tf.float32)
+    std = tf.constant(std, tf.float32)
+
+    def normalize(image, label):
+        return (tf.cast(image, tf.float32) / PIXEL_SCALE - mean) / std, label
+
+    return normalize
+
+
 def measure(examples):
     """`(mean, std, image count)` over the `image` of every example, per channel."""
 

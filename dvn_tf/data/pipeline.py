@@ -16,9 +16,12 @@ def training_dataset(tasks, batch_size, seed):
     """Endless {task name: (images, labels)} batches; each task draws from its own data."""
     per_task = {}
     for index, task in enumerate(tasks):
-        data = task.train.shuffle(min(task.train_size, 50_000), seed=seed + index,
-                                  reshuffle_each_iteration=True)
-        data = data.repeat().batch(batch_size, drop_remainder=True)
+        if task.batches is not None:
+            data = task.batches(batch_size, seed + index)
+        else:
+            data = task.train.shuffle(min(task.train_size, 50_000), seed=seed + index,
+                                      reshuffle_each_iteration=True)
+            data = data.repeat().batch(batch_size, drop_remainder=True)
         if task.augment is not None:
             data = data.map(task.augment, num_parallel_calls=AUTOTUNE)
         per_task[task.name] = data

@@ -8,7 +8,10 @@ dataset whose data can be read. When the data dir does not hold it yet:
   is prepared from tfds's manual dir, DATA_DIR/downloads/manual/, when that
   holds files;
 - any other is downloaded and prepared by tfds, with its progress bars, unless
-  `download` is False, which forbids any network access.
+  `download` is False, which forbids any network access. First every host of
+  the dataset's registered URLs (or the proxy that would carry them) must
+  accept a connection, so a machine that cannot reach them fails at once with
+  one line, before tfds prints anything.
 A failure raises a one-line `DataNotPreparedError` that names the two ways
 out, and whatever the attempt wrote into the data dir is removed.
 """
@@ -16,6 +19,9 @@ out, and whatever the attempt wrote into the data dir is removed.
 import contextlib
 import os
 import shutil
+import socket
+import urllib.parse
+import urllib.request
 from unittest import mock
 
 import tensorflow_datasets as tfds
@@ -28,6 +34,7 @@ from dvn_tf.data.base import DataNotPreparedError
 # tfds retries a failed request 10 times with a doubling back-off (about 200 s
 # in all); 4 retries give up within seconds when there is no network at all.
 DOWNLOAD_RETRIES = 4
+REACH_TIMEOUT = 5  # seconds to connect to a download host before calling it unreachable
 _SNAPSHOT_DEPTH = 3  # data_dir/downloads/extracted/NAME: where tfds writes
 
 
@@ -42,13 +49,20 @@ def prepared_builder(name, data_dir=None, download=True):
     except tfds.core.registered.DatasetNotFoundError as error:
         raise ValueError(f"dataset={name!r} is not a tensorflow-datasets dataset (see "
                          "https://www.tensorflow.org/datasets/catalog)") from error
-    if not builder.is_prepared():
+    if not _readable(builder):
         _prepare(builder, download)
-    try:  # tfds (and tfds.testing.mock_data) look for the data here
-        builder.as_dataset(split="train")
-    except AssertionError as error:  # "could not find data in ..."
-        raise _not_prepared(builder, download) from error
+        if not _readable(builder):
+            raise _not_prepared(builder, download)
     return builder
+
+
+def _readable(builder):
+    """Whether tfds reads the builder's train split: its data is there (or tfds's mock data)."""
+    try:
+        builder.as_dataset(split="train")
+    except AssertionError:  # "could not find data in ..."
+        return False
+    return True
 
 
 def _prepare(builder, download):
@@ -64,10 +78,11 @@ def _prepare(builder, download):
             download_config=tfds.download.DownloadConfig(try_download_gcs=False))
     elif download:
         doing = f"downloading {builder.name} into {builder.data_dir_root}"
-        print(f"Downloading and preparing {builder.name} into {builder.data_dir_root} "
-              "(--config.download=false forbids it)")
+        print(f"{builder.name} is not in {builder.data_dir_root} yet: downloading and preparing "
+              "it there (--config.download=false stops instead of downloading)")
 
         def prepare():
+            check_reachable(download_hosts(builder))
             with mock.patch.object(downloader, "MAX_RETRIES", DOWNLOAD_RETRIES):
                 builder.download_and_prepare()
     else:
@@ -79,6 +94,34 @@ def _prepare(builder, download):
             reason = f"{type(error).__name__}: {_first_line(error)}"
             raise DataNotPreparedError(
                 f"{doing} failed ({reason}): {_ways_out(builder)}") from error
+
+
+def download_hosts(builder):
+    """The distinct (host, port) that downloading the builder's registered URLs connects to.
+
+    A URL that an environment proxy carries (http_proxy, https_proxy, not in
+    no_proxy; what tfds's requests honours) connects to the proxy instead.
+    """
+    proxies = urllib.request.getproxies()
+    hosts = []
+    for url in builder.url_infos or ():
+        parts = urllib.parse.urlsplit(url)
+        proxy = proxies.get(parts.scheme)
+        if proxy and not urllib.request.proxy_bypass(parts.hostname):
+            parts = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+        if parts.scheme in ("http", "https") and parts.hostname:
+            hosts.append((parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)))
+    return list(dict.fromkeys(hosts))
+
+
+def check_reachable(hosts):
+    """Raise ConnectionError naming the first (host, port) that does not accept a connection."""
+    for host, port in hosts:
+        try:
+            socket.create_connection((host, port), timeout=REACH_TIMEOUT).close()
+        except OSError as error:
+            reason = error.strerror or str(error) or type(error).__name__
+            raise ConnectionError(f"cannot reach {host}:{port}: {reason}") from error
 
 
 def _not_prepared(builder, download):

@@ -12,7 +12,7 @@ import tensorflow_datasets as tfds
 
 from dvn_tf.data import augment
 from dvn_tf.data.base import TaskData
-from dvn_tf.data.normalization import PIXEL_SCALE, normalization
+from dvn_tf.data.normalization import PIXEL_SCALE, normalization, normalizer
 from dvn_tf.data.preparation import prepared_builder
 
 HELD_OUT_SPLITS = ("test", "validation")
@@ -58,7 +58,7 @@ def load_tfds_task(spec, data_dir=None, seed=0, download=True, train_examples=No
     print(f"Task {name}: {dataset} '{label_key}', {len(classes)} classes, {train_size:,} "
           f"training images (split 'train'), {test_size:,} held out (split '{test_split}'), "
           f"{height}x{width}x{channels}, mean/std {source}")
-    normalize = _normalizer(mean, std)
+    normalize = normalizer(mean, std)
     train = augment.augment_examples(train, spec.get("augment") or "standard", seed)
     return TaskData(
         name=name,
@@ -162,14 +162,3 @@ def _pixel_split(builder, split, label_key, new_id, size, limit=None, seed=0):
         return image, tf.cast(label, tf.int32)
 
     return raw.map(decode, num_parallel_calls=tf.data.AUTOTUNE).cache(), count
-
-
-def _normalizer(mean, std):
-    """`(pixel image, label) -> ((image / 255 - mean) / std, label)`."""
-    mean = tf.constant(mean, tf.float32)
-    std = tf.constant(std, tf.float32)
-
-    def normalize(image, label):
-        return (tf.cast(image, tf.float32) / PIXEL_SCALE - mean) / std, label
-
-    return normalize

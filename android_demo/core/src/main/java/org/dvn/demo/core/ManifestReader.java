@@ -13,7 +13,7 @@ import java.util.regex.Pattern;
 
 /**
  * Reads an export's manifest.json (format 1, per-level layout, see DESIGN.md; or format 2, the
- * shared layout of the repository's README) and checks it: the format version,
+ * shared layout of the repository's docs/export.md) and checks it: the format version,
  * every field's presence, type and range, and the consistency between tasks and models. Any
  * problem becomes a {@link ManifestException} that names the field and says what to do.
  */

@@ -11,6 +11,7 @@ import os
 
 from dvn_tf import compare
 from dvn_tf.files import read_json, write_text_atomically
+from studies.plan import export_manifest, run_dir
 
 STATISTIC = ("Accuracy: mean ± sample std (n - 1) over seeds, on held-out data. Winner per "
              "budget: the best mean; another method ties with it when the difference of the "
@@ -44,8 +45,6 @@ def mean_entries(entry_lists):
 
 def finished_runs(study, seeds, workdir):
     """{scenario: [(label, [(seed, results, directory)])]} of the runs that finished, study order."""
-    from dvn_tf.study import run_dir  # study imports this module when it runs
-
     found = {}
     for scenario, label, _ in study["runs"]:
         done = []
@@ -100,8 +99,6 @@ def stages_section(runs):
 
 def exported_models(label, done, study, field):
     """The "models" lists of the manifests of a label's runs exported for a study field, by seed."""
-    from dvn_tf.study import export_manifest  # study imports this module when it runs
-
     if label not in study.get(field, ()):
         return []
     manifests = [export_manifest(directory, field) for _, _, directory in done]
