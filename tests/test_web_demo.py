@@ -236,6 +236,11 @@ def test_two_tasks_at_once_from_the_shared_layout_give_the_python_runtimes_logit
     assert all(sorted(s) == every_sample(export_dir, report["tasks"]) for s in by_model.values())
 
 
+def test_the_shared_file_is_downloaded_once_for_every_level(browser):
+    """Eight switches and refusals later, the page has fetched one model file, once."""
+    assert browser.report["shared"]["modelFetches"] == ["/export/shared/shared.tflite"]
+
+
 def test_two_tasks_follow_the_joint_ladder_down_and_back_up(browser):
     walk = browser.report["shared"]["walk"]
     assert walk["ladder"] == [{"low": 1, "high": 1}, {"low": 2, "high": 1},

@@ -147,6 +147,8 @@ async function allTasksReport(page, models) {
   await shownTop1(page, () => page.locator('#samples button').nth(1).click());
   report.switchesShown = await page.$$eval('#switches li', (items) => items.map(
       (item) => item.textContent));
+  report.modelFetches = await page.evaluate(() => performance.getEntriesByType('resource')
+      .map((entry) => new URL(entry.name).pathname).filter((path) => path.endsWith('.tflite')));
   await page.screenshot({path: screenshot, fullPage: true});
   return report;
 }
