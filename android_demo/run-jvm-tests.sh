@@ -9,6 +9,7 @@ repo_dir="$(cd "$demo_dir/.." && pwd)"
 core_dir="$demo_dir/core"
 out_dir="$demo_dir/build/jvm-tests"
 fixture="$repo_dir/tests/fixtures/policy_vectors.json"
+joint_fixture="$repo_dir/tests/fixtures/joint_ladder_vectors.json"
 shared_export="$repo_dir/tests/fixtures/shared_export"
 junit_jar=/usr/share/java/junit4.jar
 hamcrest_jar=/usr/share/java/hamcrest-core.jar
@@ -54,7 +55,7 @@ mapfile -t test_classes < <(cd "$out_dir/test" && find . -name '*Test.class' | s
 [[ ${#test_classes[@]} -gt 0 ]] || { echo "error: no test classes found." >&2; exit 1; }
 
 set +e
-java -Ddvn.policyVectors="$fixture" -Ddvn.sharedExport="$shared_export" -cp "$out_dir/test:$out_dir/main:$classpath" \
+java -Ddvn.policyVectors="$fixture" -Ddvn.jointVectors="$joint_fixture" -Ddvn.sharedExport="$shared_export" -cp "$out_dir/test:$out_dir/main:$classpath" \
   org.junit.runner.JUnitCore "${test_classes[@]}" | tee "$out_dir/junit-output.txt"
 status=${PIPESTATUS[0]}
 set -e

@@ -1,6 +1,7 @@
 """The shared layout against a file per (task, level): bytes, latency, memory and switch time.
 
-    python benchmarks/shared_export.py [--units=2,4] [--rounds=7] [--repeats=3] [--out=DIR]
+    python benchmarks/shared_export.py [--units=2,4] [--rounds=7] [--repeats=3]
+                                       [--browser-rounds=3] [--browser-runs=20]
 
 For a WRN-16-4 DVN with 2 tasks (input 32x32x3, 10 classes each, random
 weights as in benchmarks/tflite_levels.py, order rule `nearest`) at each k:
@@ -30,6 +31,14 @@ random weights) to a float32 and an int8 shared file (16 random calibration
 images per task), prints each file's bytes split into weights, quantization
 parameters and graphs, and adds int8_over_float32_bytes (int8 file / float32
 file) to the JSON.
+
+The browser (--browser-rounds, 0 to skip; needs `make web-deps`): a MobileNetV2
+1.0 DVN at 224x224x3 (k = 4, 2 tasks of 10 classes, random weights) in the
+shared layout; each level's cut-out timed in LiteRT.js in Chromium (the web
+demo's cutout.js and CompiledFile, cross-origin isolated, 2 threads) and in
+Python LiteRT (dvn_runtime's cut-out, the same bytes, 2 threads), in turn, in
+one run (benchmarks/web_latency.py: fastest of 20 calls, second of two passes,
+median of rounds). `browser_over_python_latency` is the worst level's ratio.
 """
 
 import argparse
@@ -141,30 +150,19 @@ def bytes_split(content):
 
 
 def int8_over_float32():
-    """The int8 and float32 shared files of a MobileNetV2 1.0 DVN at 224 px, k = 4: their bytes."""
-    import collections
-
+    """The int8 and float32 shared files of the MobileNetV2 DVN (`mobilenet_levels`): their bytes."""
     import numpy as np
 
-    from dvn_tf.model import DVNModel
-    from dvn_tf.units import UnitPlan
     from export import shared
-    import keras
 
-    shape = (224, 224, 3)
-    keras.utils.set_random_seed(1)
-    model = DVNModel(["task1", "task2"], [10, 10], UnitPlan.from_rule(2, 4, "nearest"), shape,
-                     backbone="mobilenetv2", width_multiplier=1.0, name="dvn")
-    model.build()
-    task = collections.namedtuple("Task", "name input_shape")
-    tasks = [task(name, shape) for name in model.task_names]
+    levels, tasks = mobilenet_levels()
     rng = np.random.default_rng(0)
-    levels = shared.level_models(model, tasks, [rng.normal(size=(2, *shape)).astype(np.float32)] * 2)
-    calibration = [rng.normal(size=(16, *shape)).astype(np.float32) for _ in tasks]
+    calibration = [rng.normal(size=(16, *MOBILENET_INPUT)).astype(np.float32) for _ in tasks]
     files = {mode: bytes_split(shared.to_shared_tflite(levels, tasks, mode, calibration))
              for mode in ("none", "int8")}
     for mode, split in files.items():
-        print(f"MobileNetV2 1.0, 224 px, k=4, {mode} shared file: {sum(split.values()):,} bytes = "
+        print(f"MobileNetV2 1.0, 224 px, k={MOBILENET_UNITS}, {mode} shared file: "
+              f"{sum(split.values()):,} bytes = "
               + ", ".join(f"{value:,} {name}" for name, value in split.items()), flush=True)
     return {"int8_over_float32_bytes": round(sum(files["int8"].values())
                                              / sum(files["none"].values()), 4),
@@ -290,6 +288,103 @@ def measure_memory(run, repeats, cache_directory):
     run["weight_cache_files"] = sorted(os.listdir(cache_directory))
 
 
+# ---- the browser: LiteRT.js against Python LiteRT on MobileNetV2 cut-outs ----------------
+
+MOBILENET_INPUT, MOBILENET_UNITS, MOBILENET_CLASSES = (224, 224, 3), 4, 10
+BROWSER_THREADS = 2
+
+
+def mobilenet_levels():
+    """(level models, tasks) of a MobileNetV2 1.0 DVN at 224 px, k = 4, 2 tasks of 10 classes,
+    random weights, its units in blocks of 8 channels as training makes them."""
+    import collections
+
+    import keras
+    import numpy as np
+
+    from dvn_tf.backbones import channel_multiple
+    from dvn_tf.model import DVNModel
+    from dvn_tf.units import UnitPlan
+    from export import shared
+
+    keras.utils.set_random_seed(1)
+    task = collections.namedtuple("Task", "name num_classes labels input_shape mean std")
+    tasks = [task(f"task{i + 1}", MOBILENET_CLASSES, [str(c) for c in range(MOBILENET_CLASSES)],
+                  MOBILENET_INPUT, [0.5], [0.25]) for i in range(2)]
+    model = DVNModel([t.name for t in tasks], [MOBILENET_CLASSES] * 2,
+                     UnitPlan.from_rule(2, MOBILENET_UNITS, "nearest",
+                                        multiple=channel_multiple("mobilenetv2")),
+                     MOBILENET_INPUT, backbone="mobilenetv2", width_multiplier=1.0, name="dvn")
+    model.build()
+    probes = [np.random.default_rng(0).normal(size=(2, *MOBILENET_INPUT)).astype(np.float32)] * 2
+    return shared.level_models(model, tasks, probes), tasks
+
+
+def mobilenet_shared_export(directory):
+    """The MobileNetV2 DVN (`mobilenet_levels`) in the shared layout, float32:
+    directory/shared.tflite and its manifest.json."""
+    from export import shared
+
+    started = time.perf_counter()
+    levels, tasks = mobilenet_levels()
+    content = shared.to_shared_tflite(levels, tasks)
+    shared.write_unmeasured_export(directory, levels, tasks, content, "mobilenetv2_224")
+    print(f"  MobileNetV2 224 px, k={MOBILENET_UNITS}: shared file {len(content):,} bytes, "
+          f"{len(levels)} signatures ({time.perf_counter() - started:.0f} s)", flush=True)
+
+
+def browser_child(spec_path):
+    """LiteRT.js (the browser's cut-outs) and Python LiteRT (Python's) in turn; prints JSON."""
+    from web_latency import median_of, model_contents, side_by_side
+
+    with open(spec_path) as file:
+        spec = json.load(file)
+    export_dir = spec["directory"]
+    webs, pythons = side_by_side(export_dir, model_contents(export_dir), spec["rounds"],
+                                 loads=1, runs=spec["runs"], threads=BROWSER_THREADS)
+    with open(os.path.join(export_dir, "manifest.json")) as file:
+        models = json.load(file)["models"]
+    records = []
+    for i, model in enumerate(models):
+        browser, python = (median_of([round_[i] for round_ in rounds])["latency_ms"]
+                           for rounds in ([web["models"] for web in webs], pythons))
+        records.append({"task": model["task"], "level": model["level"],
+                        "params": model["params"], "browser_ms": browser, "python_ms": python,
+                        "ratio": browser / python})
+    print(json.dumps({"threads": [web["threads"] for web in webs], "records": records}))
+
+
+def browser_latency(directory, rounds, runs):
+    """Each level of the MobileNetV2 shared export timed in LiteRT.js (Chromium, the web demo's
+    cut-out and CompiledFile) and in Python LiteRT (dvn_runtime's cut-out), on BROWSER_THREADS
+    threads each, in turn in a LiteRT-only child process (benchmarks/web_latency.py)."""
+    export_dir = os.path.join(directory, "mobilenetv2")
+    mobilenet_shared_export(export_dir)
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as file:
+        json.dump({"directory": export_dir, "rounds": rounds, "runs": runs}, file)
+    try:
+        result = subprocess.run([sys.executable, os.path.abspath(__file__),
+                                 f"--browser-child={file.name}"], capture_output=True, text=True)
+    finally:
+        os.remove(file.name)
+    if result.returncode != 0:
+        lines = (result.stderr.strip() or "no output").splitlines()
+        sys.exit(f"shared_export: the browser timing failed: {lines[-1]}")
+    browser = json.loads(result.stdout.strip().splitlines()[-1])
+    if set(browser["threads"]) != {BROWSER_THREADS}:
+        sys.exit(f"shared_export: LiteRT.js ran on {browser['threads']} threads, not "
+                 f"{BROWSER_THREADS}: serve the page cross-origin isolated (web_demo/serve.py)")
+    return browser["records"]
+
+
+def browser_table(records):
+    rows = [("task", "lvl", "params", "LiteRT.js ms", "Python LiteRT ms", "ratio")]
+    rows += [(r["task"], str(r["level"]), f"{r['params']:,}", f"{r['browser_ms']:.2f}",
+              f"{r['python_ms']:.2f}", f"{r['ratio']:.3f}") for r in records]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in rows)
+
+
 # ---- report -------------------------------------------------------------------------------
 
 def table(run):
@@ -332,10 +427,17 @@ def main():
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--repeats", type=int, default=3, help="memory measurements per case")
     parser.add_argument("--round-ms", type=float, default=150.0)
+    parser.add_argument("--browser-rounds", type=int, default=3,
+                        help="rounds of the browser against Python on MobileNetV2 (0 to skip)")
+    parser.add_argument("--browser-runs", type=int, default=20,
+                        help="calls per level and round in each (a multiple of 20)")
     parser.add_argument("--litert-child", help=argparse.SUPPRESS)
+    parser.add_argument("--browser-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.litert_child:
         return litert_child(args.litert_child)
+    if args.browser_child:
+        return browser_child(args.browser_child)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     started = time.perf_counter()
     load = [os.getloadavg()]
@@ -360,8 +462,16 @@ def main():
             for record in run["records"]:
                 for key in ("per_level_file", "shared_file"):
                     record.pop(key)
+        browser = []
+        if args.browser_rounds:
+            print("MobileNetV2 at 224 px: LiteRT.js in Chromium against Python LiteRT, "
+                  f"{BROWSER_THREADS} threads each (TensorFlow, then LiteRT only)", flush=True)
+            browser = browser_latency(directory, args.browser_rounds, args.browser_runs)
+            load.append(os.getloadavg())
     summary = summarize(runs)
     int8 = int8_over_float32()
+    if browser:
+        summary["browser_over_python_latency"] = round(max(r["ratio"] for r in browser), 4)
     for run in runs:
         mib = 2 ** 20
         print(f"\nk={run['units']}: shared file {run['shared_bytes']:,} bytes = "
@@ -375,6 +485,10 @@ def main():
               f"{run['two_tasks_per_level_anon_bytes'] / mib:.2f}, CompiledModel with XNNPACK's "
               f"weight cache {run['two_tasks_weight_cache_anon_bytes'] / mib:.2f} (cache files "
               f"written: {len(run['weight_cache_files'])})")
+    if browser:
+        print(f"\nMobileNetV2 1.0 at 224 px, k={MOBILENET_UNITS}, each level's cut-out on "
+              f"{BROWSER_THREADS} threads: LiteRT.js (Chromium) against Python LiteRT")
+        print(browser_table(browser))
     load.append(os.getloadavg())
     print(f"\n{summary}; load average (1, 5, 15 min) at start, after each k, at the end: "
           f"{[tuple(round(x, 2) for x in values) for values in load]}; "
@@ -382,7 +496,7 @@ def main():
     print(json.dumps({"benchmark": "shared_export", "backbone": BACKBONE, "tasks": 2,
                       "input": list(INPUT), "threads": 1, "rounds": args.rounds,
                       "repeats": args.repeats, **summary, **int8, "load_average": load,
-                      "runs": runs}))
+                      "runs": runs, "browser": browser}))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 // The browser half of benchmarks/web_latency.py: opens the web demo (served at BASE_URL with
-// the export at export/) in Chromium and prints one JSON object: LiteRT.js's start-up time,
-// the page weight, and for every (task, level) the load + compile and run times.
+// the export at export/) in Chromium and prints one JSON object: LiteRT.js's start-up time
+// and threads, the page weight, and for every (task, level) the load + compile and run times.
+// A shared-layout export's models are cut out of its file by the demo's cutout.js, as the
+// demo serves them.
 //   node benchmarks/web_latency.mjs BASE_URL LOADS RUNS
 import {openBrowser} from '../web_demo/test/chromium.mjs';
 
@@ -16,13 +18,22 @@ try {
       .map((entry) => ({url: entry.name, bytes: entry.decodedBodySize})));
   const models = await page.evaluate(async ({loads, runs, BLOCKS}) => {
     const {CompiledFile} = await import('./src/litert_model.js');
+    const {cutOut} = await import('./src/cutout.js');
     const manifest = await (await fetch('export/manifest.json')).json();
+    const fetchBytes = async (file) => new Uint8Array(
+        await (await fetch(`export/${file}`)).arrayBuffer());
+    const shared = new Map();  // a shared file's bytes, fetched once
+    const modelBytes = async (model) => {
+      if (!model.signature) return fetchBytes(model.file);
+      if (!shared.has(model.file)) shared.set(model.file, await fetchBytes(model.file));
+      return cutOut(shared.get(model.file), model.signature);
+    };
     // Two passes over every model; the first warms V8's wasm tiers and is not reported.
     let out;
     for (let pass = 0; pass < 2; pass++) {
       out = [];
       for (const model of manifest.models) {
-        const bytes = new Uint8Array(await (await fetch(`export/${model.file}`)).arrayBuffer());
+        const bytes = await modelBytes(model);
         const loadTimes = [];
         let file = null;
         for (let i = 0; i < loads; i++) {
@@ -48,8 +59,8 @@ try {
     }
     return out;
   }, {loads, runs, BLOCKS});
-  const startup = await page.evaluate(() => window.demo.state().liteRtMs);
-  console.log(JSON.stringify({startup_ms: startup, weight, models}));
+  const {liteRtMs, threads} = await page.evaluate(() => window.demo.state());
+  console.log(JSON.stringify({startup_ms: liteRtMs, threads, weight, models}));
 } finally {
   await browser.close();
 }

@@ -36,6 +36,30 @@ def joint_ladder(levels):
     return ladder
 
 
+class JointPolicy:
+    """A BudgetPolicy over the joint ladder of several tasks: each reading gives {task: level}.
+
+    Its JS and Java ports (web_demo/src/policy.js, the Android core's JointPolicy)
+    pass the same tests/fixtures/joint_ladder_vectors.json.
+
+    Args:
+      costs: {task: {level: memory cost in bytes}} of the levels each task may
+        use, tasks in priority order for ties on the ladder.
+      policy_options: BudgetPolicy's margins and upgrade rule, over the ladder's
+        steps, each costing the sum of its levels' costs.
+    """
+
+    def __init__(self, costs, **policy_options):
+        self.ladder = joint_ladder({task: sorted(levels) for task, levels in costs.items()})
+        self.step_costs = {step: sum(costs[task][level] for task, level in config.items())
+                           for step, config in enumerate(self.ladder, 1)}
+        self.policy = BudgetPolicy(self.step_costs, **policy_options)
+
+    def update(self, available):
+        """Feeds one reading of available bytes; returns {task: level} to serve now."""
+        return self.ladder[self.policy.update(available) - 1]
+
+
 class MultiTaskRuntime(MemoryWatched):
     """Classifies for several tasks at once, with the joint levels that fit one memory budget.
 
@@ -68,18 +92,14 @@ class MultiTaskRuntime(MemoryWatched):
                 raise ValueError(f"no level is allowed for task {name!r}: levels "
                                  f"{sorted(manifest.models_for(name))}, floor={floor!r}, "
                                  f"cap={cap!r}.")
-        self.ladder = joint_ladder(allowed)
-        self.policy = BudgetPolicy(self.step_costs(), **policy_options)
+        costs = {name: manifest.costs(name) for name in tasks}
+        self.joint = JointPolicy({name: {level: costs[name][level] for level in levels}
+                                  for name, levels in allowed.items()}, **policy_options)
+        self.ladder, self.policy = self.joint.ladder, self.joint.policy
         self.switches = []
         self._lock = threading.Lock()
         self._read_available = read_available
         self._monitor = MemoryMonitor(self.observe, read_available, "+".join(tasks))
-
-    def step_costs(self):
-        """{ladder step (1-based): summed memory cost of its levels}."""
-        costs = {name: self.manifest.costs(name) for name in self.runtimes}
-        return {step: sum(costs[name][level] for name, level in config.items())
-                for step, config in enumerate(self.ladder, 1)}
 
     @property
     def levels(self):
@@ -89,7 +109,7 @@ class MultiTaskRuntime(MemoryWatched):
     def observe(self, available):
         """Feeds one memory reading to the policy and switches the tasks it moves; returns their SwitchEvents."""
         with self._lock:
-            target = self.ladder[self.policy.update(available) - 1]
+            target = self.joint.update(available)
             current = self.levels
             order = sorted(target, key=lambda name: current[name] is not None
                            and target[name] > current[name])

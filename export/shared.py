@@ -107,3 +107,37 @@ def check_signatures(content, expected, images, mode):
         if error > SIGNATURE_TOLERANCE.get(mode, 0.0) * np.max(np.abs(reference)):
             raise verify.ParityError(f"signature {key} of the whole shared file differs from "
                                      f"its cut-out by {error:.2e}")
+
+
+def write_unmeasured_export(directory, models, tasks, content, scenario, mode="none"):
+    """Write a shared file and its manifest.json into `directory`, with no measurements.
+
+    `content` is to_shared_tflite's file of level_models' `models`. Each model
+    entry has its cut-out's sha256 and bytes, as `python -m export
+    --layout=shared` writes them, and zero FLOPs, accuracy, latency and memory:
+    for the clients' tests and benchmarks on DVNs with random weights, which
+    check cut-outs and time levels. `tasks` need name, num_classes, labels,
+    input_shape, mean and std.
+    """
+    import hashlib
+
+    from dvn_runtime.cutout import SharedFile
+    from export import manifest
+
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, SHARED_FILE)
+    with open(path, "wb") as file:
+        file.write(content)
+    entries = []
+    with SharedFile(path) as source:
+        for key, (t, level, model) in models.items():
+            cutout = source.cutout(key)
+            entries.append({"task": tasks[t].name, "level": level, "file": SHARED_FILE,
+                            "signature": key, "sha256": hashlib.sha256(cutout).hexdigest(),
+                            "bytes": len(cutout), "params": int(model.count_params()),
+                            "flops": 0, "quantize": mode, "accuracy_keras": 0.0,
+                            "accuracy_tflite": 0.0, "latency_ms": 0.0, "arena_bytes": 0})
+    files = [{"file": SHARED_FILE, "bytes": len(content),
+              "sha256": hashlib.sha256(content).hexdigest()}]
+    document = manifest.build_manifest(scenario, tasks, entries, 1, files)
+    manifest.write_json(os.path.join(directory, manifest.MANIFEST), document)

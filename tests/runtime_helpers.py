@@ -138,3 +138,18 @@ def run_cli(*args, timeout=120):
     """Runs ``python -m dvn_runtime ARGS`` from the repo root; returns the CompletedProcess."""
     return subprocess.run([sys.executable, "-m", "dvn_runtime", *map(str, args)],
                           cwd=REPO, capture_output=True, text=True, timeout=timeout)
+
+
+def damage_block_of(export_dir, key, spared):
+    """Flip a byte of a weight block of a shared export that signature `key` uses and
+    signature `spared` does not."""
+    from dvn_runtime.cutout import read_buffers, read_index
+
+    path = os.path.join(export_dir, "shared.tflite")
+    content = bytearray(open(path, "rb").read())
+    index = read_index(bytes(content))
+    signatures = {s["key"]: set(read_buffers(s)) for s in index["signatures"]}
+    block = max(signatures[key] - signatures[spared], key=lambda b: index["data"][b][1])
+    start, size = index["data"][block][:2]
+    content[start + size // 2] ^= 0xFF
+    open(path, "wb").write(bytes(content))

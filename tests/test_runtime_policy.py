@@ -112,3 +112,26 @@ def test_need_and_fit():
 def test_invalid_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         BudgetPolicy(**kwargs)
+
+
+JOINT_VECTORS = os.path.join(os.path.dirname(__file__), "fixtures", "joint_ladder_vectors.json")
+with open(JOINT_VECTORS, encoding="utf-8") as _f:
+    JOINT_CASES = json.load(_f)["cases"]
+
+
+def _joint_policy(case):
+    from dvn_runtime.multitask import JointPolicy
+
+    costs = {task["name"]: {int(level): cost for level, cost in task["costs"].items()}
+             for task in case["tasks"]}
+    return JointPolicy(costs, **case["policy"])
+
+
+@pytest.mark.parametrize("case", JOINT_CASES, ids=[c["name"] for c in JOINT_CASES])
+def test_joint_ladder_vector(case):
+    """The JS (web_demo/test/policy.test.js) and Java (JointPolicyVectorsTest) ports run these too."""
+    names = [task["name"] for task in case["tasks"]]
+    joint = _joint_policy(case)
+    assert [[config[name] for name in names] for config in joint.ladder] == case["expected_ladder"]
+    levels = [joint.update(available) for available in case["available"]]
+    assert [[config[name] for name in names] for config in levels] == case["expected_levels"]

@@ -8,9 +8,8 @@ import threading
 import pytest
 
 from dvn_runtime import ModelLoadError, TaskRuntime, load_manifest
-from dvn_runtime.cutout import read_buffers, read_index
 from dvn_runtime.multitask import MultiTaskRuntime, joint_ladder
-from runtime_helpers import run_cli
+from runtime_helpers import damage_block_of, run_cli
 
 
 def samples(export_dir, task):
@@ -35,18 +34,6 @@ def test_each_level_of_the_shared_layout_classifies_like_its_own_file(digits_exp
                 assert got[1] == expected[1] == level
         assert [(e.from_level, e.to_level) for e in shared.switches] == [(None, 2), (2, 1), (1, 2)]
         assert all(e.duration_ms > 0 and e.task == "high" for e in shared.switches)
-
-
-def damage_block_of(export_dir, key, spared):
-    """Flip a byte of a weight block that signature `key` uses and signature `spared` does not."""
-    path = os.path.join(export_dir, "shared.tflite")
-    content = bytearray(open(path, "rb").read())
-    index = read_index(bytes(content))
-    signatures = {s["key"]: set(read_buffers(s)) for s in index["signatures"]}
-    block = max(signatures[key] - signatures[spared], key=lambda b: index["data"][b][1])
-    start, size = index["data"][block][:2]
-    content[start + size // 2] ^= 0xFF
-    open(path, "wb").write(bytes(content))
 
 
 def test_a_damaged_block_refuses_the_levels_that_use_it_only(digits_shared_export, tmp_path):

@@ -2,7 +2,10 @@
 
 The page is web_demo/ itself (plain ES modules, LiteRT.js's wasm from
 node_modules/, installed by `npm ci`); EXPORT_DIR (a `python -m export` output
-with manifest.json) is served at /export/. Standard library only.
+with manifest.json) is served at /export/. Every response carries the
+cross-origin isolation headers (COOP same-origin, COEP require-corp), which
+browsers need before they give a page shared memory, so the page runs
+LiteRT.js's threaded build. Standard library only.
 """
 
 import argparse
@@ -15,10 +18,13 @@ import threading
 
 DEMO = os.path.dirname(os.path.abspath(__file__))
 EXPORT_PREFIX = "/export/"
+CROSS_ORIGIN_ISOLATION = {"Cross-Origin-Opener-Policy": "same-origin",
+                          "Cross-Origin-Embedder-Policy": "require-corp"}
 
 
 class DemoHandler(http.server.SimpleHTTPRequestHandler):
-    """web_demo/ at /, the export directory at /export/; no caching, no request log."""
+    """web_demo/ at /, the export directory at /export/; cross-origin isolated, no caching,
+    no request log."""
 
     extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map,
                       ".js": "text/javascript", ".mjs": "text/javascript",
@@ -38,6 +44,8 @@ class DemoHandler(http.server.SimpleHTTPRequestHandler):
 
     def end_headers(self):
         self.send_header("Cache-Control", "no-store")
+        for name, value in CROSS_ORIGIN_ISOLATION.items():
+            self.send_header(name, value)
         super().end_headers()
 
     def log_message(self, format, *args):

@@ -22,6 +22,11 @@ tasks.test {
         "dvn.policyVectors",
         rootProject.file("../tests/fixtures/policy_vectors.json").absolutePath,
     )
+    // The joint-ladder vectors (several tasks under one budget), shared the same way.
+    systemProperty(
+        "dvn.jointVectors",
+        rootProject.file("../tests/fixtures/joint_ladder_vectors.json").absolutePath,
+    )
     // A shared-layout export of the Python exporter (tests/fixtures/make_shared_export.py).
     systemProperty("dvn.sharedExport", rootProject.file("../tests/fixtures/shared_export").absolutePath)
 }

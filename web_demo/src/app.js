@@ -1,24 +1,27 @@
 /**
- * The demo page: loads an export (?models=URL of its folder, default export/),
- * serves the chosen task at the level that fits the memory budget, and
- * classifies sample images, files, dropped images and camera frames.
+ * The demo page: loads an export (?models=URL of its folder, default export/), per-level
+ * or shared layout, serves the chosen tasks (all of them at first) at the levels that fit
+ * one memory budget, and classifies sample images, files, dropped images and camera frames
+ * for every served task. ?threads=N sets LiteRT.js's threads (default: one per core, at
+ * most 4; always 1 on a page that is not cross-origin isolated).
  *
- * `window.demo` lets scripts (tests, benchmarks) drive the page and read what
- * it shows: `ready`, `classifyUrl(url)`, `setTask(name)`, `state()`, `events()`.
+ * `window.demo` lets scripts (tests, benchmarks) drive the page and read what it shows:
+ * `ready`, `classifyUrl(url)`, `setTasks(names)`, `state()`, `events()`.
  */
 import {startLiteRt} from './litert_model.js';
 import {loadManifest, loadSamples} from './manifest.js';
 import {drawPixels, normalize, probabilities, topK} from './preprocess.js';
-import {LevelSwitcher, REFUSED} from './switcher.js';
+import {BudgetSwitcher, ModelSource, REFUSED} from './switcher.js';
 
 const READING_INTERVAL_MS = 250;
 const WASM_DIRECTORY = new URL('../node_modules/@litertjs/core/wasm/', import.meta.url).href;
-const modelsUrl = new URL(new URLSearchParams(location.search).get('models') ?? 'export/',
-                          location.href);
+const parameters = new URLSearchParams(location.search);
+const modelsUrl = new URL(parameters.get('models') ?? 'export/', location.href);
 const $ = (selector) => document.querySelector(selector);
 /** Text from the export (labels, names, errors) as HTML that shows it verbatim. */
 const escape = (text) => String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-const state = {manifest: null, samples: {}, task: null, switcher: null, liteRtMs: null};
+const state = {manifest: null, source: null, samples: {}, tasks: [], switcher: null,
+               liteRtMs: null, threads: null};
 
 function formatBytes(bytes) {
   if (bytes >= 2 ** 30) return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
@@ -37,19 +40,33 @@ function availableBytes() {
   return Number($('#budget').value);
 }
 
+/** The ladder (a row per step: each task's level, its cost and need) and each level's figures. */
 function renderLevels() {
-  const {switcher} = state;
-  const rows = state.task.levels.map((info) => {
-    const refused = switcher.events.find((e) => e.reason === REFUSED && e.level === info.level);
-    const served = switcher.level === info.level;
-    const note = refused ? `refused: ${refused.error}` : served ? 'served' : '';
-    return `<tr class="${refused ? 'refused' : served ? 'served' : ''}">` +
-        `<td>${info.level}</td><td>${info.params.toLocaleString('en')}</td>` +
-        `<td>${formatBytes(info.bytes)}</td><td>${formatBytes(info.arena_bytes)}</td>` +
-        `<td>${formatBytes(switcher.policy.need(info.level))}</td>` +
+  const {switcher, tasks} = state;
+  const {joint} = switcher;
+  const served = switcher.levels;
+  $('#ladder thead').innerHTML = '<tr><th>step</th>' +
+      tasks.map((task) => `<th>${escape(task.name)}</th>`).join('') +
+      '<th>memory cost</th><th>needs</th><th></th></tr>';
+  $('#ladder tbody').innerHTML = joint.ladder.map((config, i) => {
+    const step = i + 1;
+    const chosen = joint.policy.current === step;
+    return `<tr class="${chosen ? 'served' : ''}"><td>${step}</td>` +
+        tasks.map((task) => `<td>${config[task.name]}</td>`).join('') +
+        `<td>${formatBytes(joint.stepCosts.get(step))}</td>` +
+        `<td>${formatBytes(joint.policy.need(step))}</td><td>${chosen ? 'chosen' : ''}</td></tr>`;
+  }).join('');
+  $('#levels tbody').innerHTML = tasks.flatMap((task) => task.levels.map((info) => {
+    const refused = switcher.events.find((e) => e.reason === REFUSED && e.task === task.name &&
+                                               e.level === info.level);
+    const isServed = served[task.name] === info.level;
+    const note = refused ? `refused: ${refused.error}` : isServed ? 'served' : '';
+    return `<tr class="${refused ? 'refused' : isServed ? 'served' : ''}" ` +
+        `data-task="${escape(task.name)}"><td>${escape(task.name)}</td><td>${info.level}</td>` +
+        `<td>${info.params.toLocaleString('en')}</td><td>${formatBytes(info.bytes)}</td>` +
+        `<td>${formatBytes(info.arena_bytes)}</td>` +
         `<td>${(100 * info.accuracy_tflite).toFixed(1)}%</td><td>${escape(note)}</td></tr>`;
-  });
-  $('#levels tbody').innerHTML = rows.join('');
+  })).join('');
   $('#budget-value').textContent = formatBytes(availableBytes());
 }
 
@@ -69,22 +86,33 @@ function logEvent(event) {
   renderLevels();
 }
 
-/** Serves `name` with a new switcher (the old one is deleted); resolves once a level is served. */
-async function setTask(name) {
+/**
+ * Serves the tasks `names` (in the manifest's order) under one budget with a new switcher
+ * (the old one's levels are deleted); resolves once every task has a level.
+ */
+async function setTasks(names) {
+  const tasks = state.manifest.tasks.filter((task) => names.includes(task.name));
+  const unknown = names.filter((name) => !tasks.some((task) => task.name === name));
+  if (unknown.length || !tasks.length) {
+    throw new Error(`unknown tasks ${unknown}; the export has ` +
+                    state.manifest.tasks.map((task) => task.name).join(', '));
+  }
   state.switcher?.close();
-  state.task = state.manifest.tasks.find((task) => task.name === name);
-  if (!state.task) throw new Error(`unknown task ${name}`);
-  $('#task').value = name;
-  const top = state.task.levels.at(-1);
-  state.switcher = new LevelSwitcher(state.task, logEvent);
-  $('#budget').max = Math.ceil(2 * state.switcher.policy.need(top.level) / 1024) * 1024;
+  state.tasks = tasks;
+  for (const box of document.querySelectorAll('#tasks input')) {
+    box.checked = names.includes(box.value);
+  }
+  state.switcher = new BudgetSwitcher(tasks, state.source, logEvent);
+  const {policy} = state.switcher;
+  $('#budget').max = Math.ceil(2 * policy.need(policy.allowedLevels.at(-1)) / 1024) * 1024;
   $('#budget').value = $('#budget').max;
+  $('#results').replaceChildren();
   renderSamples();
   await state.switcher.observe(availableBytes());
   renderLevels();
 }
 
-/** Reads the budget every READING_INTERVAL_MS and feeds it to the task's switcher. */
+/** Reads the budget every READING_INTERVAL_MS and feeds it to the switcher. */
 async function watchBudget() {
   for (;;) {
     try {
@@ -97,21 +125,40 @@ async function watchBudget() {
   }
 }
 
-/** Classifies an image source (image, bitmap, video, canvas) and shows the top 5. */
+/** One task's result block: its top 5 and the level that gave them. */
+function renderResult(task, result, best) {
+  const block = document.createElement('div');
+  block.className = 'task-result';
+  block.dataset.task = task.name;
+  block.innerHTML = `<h3>${escape(task.name)}</h3><ol class="top5">` +
+      best.map(([label, p]) => `<li><b>${escape(label)}</b> ${(100 * p).toFixed(1)}%` +
+               `<span class="bar" style="width:${Math.round(100 * p)}px"></span></li>`).join('') +
+      `</ol><p class="level-note">level ${result.level} of ${task.levels.length}, ` +
+      `${result.info.params.toLocaleString('en')} params, ${result.ms.toFixed(2)} ms</p>`;
+  return block;
+}
+
+/**
+ * Classifies an image source (image, bitmap, video, canvas) for every served task and shows
+ * each task's top 5: {tasks: {name: {top5, logits, level, ms}}}.
+ */
 async function classify(source) {
-  const {input, labels} = state.task;
-  const pixels = drawPixels(source, input.width, input.height);
-  const result = await state.switcher.classify(normalize(pixels, input));
-  const best = topK(probabilities(result.logits), 5).map(([i, p]) => [labels[i], p]);
+  const {switcher, tasks} = state;
+  const results = {};
+  const blocks = [];
+  for (const task of tasks) {
+    const pixels = drawPixels(source, task.input.width, task.input.height);
+    const result = await switcher.classify(task.name, normalize(pixels, task.input));
+    const best = topK(probabilities(result.logits), 5).map(([i, p]) => [task.labels[i], p]);
+    results[task.name] = {top5: best, logits: Array.from(result.logits), level: result.level,
+                          ms: result.ms};
+    blocks.push(renderResult(task, result, best));
+  }
   const preview = $('#preview').getContext('2d');
   preview.imageSmoothingEnabled = false;
   preview.drawImage(source, 0, 0, preview.canvas.width, preview.canvas.height);
-  $('#top5').innerHTML = best.map(([label, p]) => `<li><b>${escape(label)}</b> ` +
-      `${(100 * p).toFixed(1)}%` +
-      `<span class="bar" style="width:${Math.round(120 * p)}px"></span></li>`).join('');
-  $('#served').textContent = `level ${result.level} of ${state.task.levels.length}, ` +
-      `${result.info.params.toLocaleString('en')} params, ${result.ms.toFixed(2)} ms`;
-  return {top5: best, logits: Array.from(result.logits), level: result.level, ms: result.ms};
+  $('#results').replaceChildren(...blocks);
+  return {tasks: results};
 }
 
 async function classifyBlob(blob) {
@@ -124,11 +171,17 @@ async function classifyUrl(url) {
   return classifyBlob(await response.blob());
 }
 
+/** The served tasks' sample images ({task: [URL]}). */
+function servedSamples() {
+  return Object.fromEntries(state.tasks.map((task) => [task.name,
+                                                       state.samples[task.name] ?? []]));
+}
+
 function renderSamples() {
-  const urls = state.samples[state.task.name] ?? [];
+  const urls = Object.values(servedSamples()).flat();
   $('#samples').replaceChildren(...urls.map((url) => {
     const button = document.createElement('button');
-    button.title = url.split('/').at(-1);
+    button.title = url.split('/').slice(-2).join('/');
     button.innerHTML = `<img src="${escape(url)}" alt="${escape(button.title)}">`;
     button.addEventListener('click', () => {
       document.querySelectorAll('#samples .chosen').forEach((b) => b.classList.remove('chosen'));
@@ -140,7 +193,10 @@ function renderSamples() {
 }
 
 function wireInputs() {
-  $('#task').addEventListener('change', (e) => setTask(e.target.value).catch(showError));
+  $('#tasks').addEventListener('change', () => {
+    const names = [...document.querySelectorAll('#tasks input:checked')].map((box) => box.value);
+    if (names.length) setTasks(names).catch(showError);
+  });
   $('#budget').addEventListener('input', () => {
     $('#use-device-memory').checked = false;
     renderLevels();
@@ -176,20 +232,39 @@ function wireInputs() {
   }
 }
 
+/** The export's layout as people read it: the shared file's size, or the per-level files'. */
+function describeLayout(manifest) {
+  if (manifest.layout === 'shared') {
+    const bytes = [...manifest.files.values()].reduce((sum, file) => sum + file.bytes, 0);
+    return `Shared layout: one file of ${formatBytes(bytes)}, downloaded once; each served ` +
+           'level is cut out of it and checked against the manifest.';
+  }
+  return 'Per-level layout: a file per (task, level), each checked against the manifest.';
+}
+
 async function main() {
   wireInputs();
-  const started = performance.now();
-  await startLiteRt(WASM_DIRECTORY);
-  state.liteRtMs = performance.now() - started;
-  $('#status').textContent = `LiteRT.js (WebAssembly, 1 thread) ready in ` +
-      `${state.liteRtMs.toFixed(0)} ms; models from ${modelsUrl.href}`;
   const manifestUrl = new URL('manifest.json', modelsUrl).href;
   state.manifest = await loadManifest(manifestUrl);
+  const threads = parameters.has('threads') ? Number(parameters.get('threads')) : null;
+  if (threads !== null && !(Number.isInteger(threads) && threads >= 1)) {
+    throw new Error(`?threads=${parameters.get('threads')} is not a number of threads >= 1`);
+  }
+  const started = performance.now();
+  // Alive at once: a level per task, one being switched to, and one a script compiles.
+  state.threads = await startLiteRt(WASM_DIRECTORY, threads, state.manifest.tasks.length + 2);
+  state.liteRtMs = performance.now() - started;
+  const used = `${state.threads} thread${state.threads === 1 ? '' : 's'}`;
+  const why = crossOriginIsolated ? 'cross-origin isolated' : 'not cross-origin isolated';
+  $('#status').textContent = `LiteRT.js (WebAssembly, ${used}: ${why}) ready in ` +
+      `${state.liteRtMs.toFixed(0)} ms; models from ${modelsUrl.href}`;
+  state.source = new ModelSource(state.manifest);
   state.samples = await loadSamples(manifestUrl);
   $('#scenario').textContent = `${state.manifest.scenario}: ${state.manifest.tasks.length} tasks`;
-  $('#task').innerHTML = state.manifest.tasks.map((t) => `<option>${escape(t.name)}</option>`)
-      .join('');
-  await setTask(state.manifest.tasks[0].name);
+  $('#layout').textContent = describeLayout(state.manifest);
+  $('#tasks').innerHTML = state.manifest.tasks.map((task) => `<label><input type="checkbox" ` +
+      `value="${escape(task.name)}"> ${escape(task.name)}</label>`).join('');
+  await setTasks(state.manifest.tasks.map((task) => task.name));
   watchBudget();
 }
 
@@ -199,19 +274,27 @@ ready.catch(showError);
 window.demo = {
   ready,
   classifyUrl,
-  setTask,
+  setTasks,
   /**
-   * {task, level served (null while loading), needs {level: bytes}, samples [URL],
-   *  liteRtMs: LiteRT.js's start-up time}.
+   * {tasks: [served task names], levels: {task: level served (null while loading)},
+   *  step: the ladder step chosen, ladder: [{task: level}], needs: {step: bytes},
+   *  samples: {task: [URL]}, layout, threads, liteRtMs: LiteRT.js's start-up time}.
    */
-  state: () => ({
-    task: state.task?.name ?? null,
-    level: state.switcher?.level ?? null,
-    needs: Object.fromEntries(state.task?.levels.map(
-        (info) => [info.level, state.switcher.policy.need(info.level)]) ?? []),
-    samples: state.samples[state.task?.name] ?? [],
-    liteRtMs: state.liteRtMs,
-  }),
-  /** The task's switches and refusals so far, oldest first. */
+  state: () => {
+    const joint = state.switcher?.joint;
+    return {
+      tasks: state.tasks.map((task) => task.name),
+      levels: state.switcher?.levels ?? {},
+      step: joint?.policy.current ?? null,
+      ladder: joint?.ladder ?? [],
+      needs: Object.fromEntries(joint?.ladder.map((_, i) => [i + 1, joint.policy.need(i + 1)]) ??
+                                []),
+      samples: servedSamples(),
+      layout: state.manifest?.layout ?? null,
+      threads: state.threads,
+      liteRtMs: state.liteRtMs,
+    };
+  },
+  /** The switches and refusals of the served tasks so far, oldest first. */
   events: () => state.switcher.events.map((e) => ({...e, at: e.at.toISOString()})),
 };

@@ -1,6 +1,7 @@
 /**
  * Runs .tflite files with LiteRT.js (npm @litertjs/core, pinned in package.json)
- * on its WebAssembly CPU accelerator, single-threaded.
+ * on its WebAssembly CPU accelerator: threaded on a cross-origin-isolated page,
+ * else on one thread.
  *
  * LiteRT.js 2.5.3's Tensor and CompiledModel classes know float32, int32 and
  * uint8 only: compiling a full-integer model throws "Element type INT8 is not
@@ -16,9 +17,38 @@ import {readTensors} from './tflite_file.js';
 const ARRAYS = {float32: Float32Array, int8: Int8Array, uint8: Uint8Array};
 const INTEGER_RANGES = {int8: [-128, 127], uint8: [0, 255]};
 
-/** Loads LiteRT.js's wasm runtime (the plain build: no threads, no JSPI) from `wasmDirectory`. */
-export async function startLiteRt(wasmDirectory) {
-  await loadLiteRt(wasmDirectory);
+const MAX_THREADS = 4;  // as the Python runtime: a thread per core, at most 4
+let threadCount = 1;
+
+/**
+ * Loads LiteRT.js's wasm runtime from `wasmDirectory`: its threaded build when the page is
+ * cross-origin isolated (threads share memory, which browsers allow only then), models
+ * then running on `threads` threads (default: a thread per core, at most 4); else the plain
+ * build on one thread. `modelsAlive` is how many compiled models may exist at once. Returns
+ * the number of threads every model runs with.
+ *
+ * The threaded build (emscripten) starts a pool of navigator.hardwareConcurrency workers
+ * when it loads, and each compiled model's threads hold threads - 1 of them while it lives.
+ * A model compiled when the pool is empty waits for a new worker, which cannot start while
+ * the page's thread waits: the page hangs (seen with two MobileNetV2 levels served and a
+ * third compiled on 2 cores). So the pool is sized for `modelsAlive` models while it loads.
+ */
+export async function startLiteRt(wasmDirectory, threads = null, modelsAlive = 1) {
+  if (globalThis.crossOriginIsolated !== true) {
+    await loadLiteRt(wasmDirectory);
+    threadCount = 1;
+    return threadCount;
+  }
+  const cores = navigator.hardwareConcurrency || 1;
+  threadCount = threads ?? Math.min(MAX_THREADS, cores);
+  Object.defineProperty(navigator, 'hardwareConcurrency', {
+    value: Math.max(cores, (threadCount - 1) * modelsAlive), configurable: true});
+  try {
+    await loadLiteRt(wasmDirectory, {threads: true});
+  } finally {
+    delete navigator.hardwareConcurrency;  // the browser's own value again
+  }
+  return threadCount;
 }
 
 /** Round half to even, as numpy's np.round (the Python runtime's quantization). */
@@ -83,7 +113,7 @@ export class CompiledFile {
     try {
       model = wasm.loadModel(environment.liteRtEnvironment, pointer, bytes.byteLength);
       compiled = await wasm.compileModel(environment.liteRtEnvironment, model, {
-        environment, accelerator: 'wasm', cpuOptions: {numThreads: 1}, gpuOptions: {},
+        environment, accelerator: 'wasm', cpuOptions: {numThreads: threadCount}, gpuOptions: {},
         webNNOptions: {}});
       return new CompiledFile(wasm, environment, pointer, model, compiled, tensors, 0);
     } catch (error) {

@@ -1,9 +1,10 @@
 /**
- * Reads an export's manifest.json (format 1, see DESIGN.md) into what the demo
- * needs: each task's labels and input, and its levels with their files' URLs.
+ * Reads an export's manifest.json (format 1 or 2, see DESIGN.md) into what the demo
+ * needs: each task's labels and input, and its levels with their files' URLs; with
+ * the shared layout (format 2), the shared files and each level's signature in one.
  */
 
-const FORMAT = 1;
+const LAYOUTS = {1: 'per-level', 2: 'shared'};  // format -> layout
 const REEXPORT = 'export again with `python -m export --workdir=DIR`';
 
 function check(condition, message) {
@@ -26,13 +27,28 @@ function parseInput(raw, where) {
   return {shape: raw.shape, height, width, channels, mean: raw.mean, std: raw.std};
 }
 
+function parseFiles(raw, url) {
+  check(Array.isArray(raw.files) && raw.files.length > 0, 'files is missing or empty');
+  return new Map(raw.files.map((entry, i) => {
+    check(typeof entry.file === 'string' && Number.isInteger(entry.bytes) &&
+            /^[0-9a-f]{64}$/.test(entry.sha256), `files[${i}] needs file, bytes and sha256`);
+    return [entry.file, {...entry, url: new URL(entry.file, url).href}];
+  }));
+}
+
 /**
- * The manifest document `raw` (fetched from `url`) as
- * {scenario, tasks: [{name, labels, input, levels: [{level, url, ...model}]}]},
- * levels ascending; file URLs are resolved against the manifest's URL.
+ * The manifest document `raw` (fetched from `url`) as {scenario, layout, files, tasks:
+ * [{name, labels, input, levels: [{level, url, signature, ...model}]}]}, levels ascending;
+ * file URLs are resolved against the manifest's URL. With the shared layout `files` maps
+ * each shared file's name to {file, bytes, sha256, url} and every level names its
+ * signature there; with the per-level layout `files` is empty and signatures are null.
  */
 export function parseManifest(raw, url) {
-  check(raw && raw.format === FORMAT, `format must be ${FORMAT}, got ${raw?.format}`);
+  check(raw && LAYOUTS[raw.format], `format must be 1 or 2, got ${raw?.format}`);
+  const layout = raw.layout ?? LAYOUTS[raw.format];
+  check(layout === LAYOUTS[raw.format],
+        `format ${raw.format} has layout ${LAYOUTS[raw.format]}, not ${layout}`);
+  const files = layout === 'shared' ? parseFiles(raw, url) : new Map();
   const shared = raw.input ? parseInput(raw.input, 'input') : null;
   check(Array.isArray(raw.tasks) && raw.tasks.length > 0, 'tasks is empty');
   check(Array.isArray(raw.models), 'models is missing');
@@ -43,16 +59,22 @@ export function parseManifest(raw, url) {
     check(input, `tasks[${i}] has no input and there is no top-level input`);
     const levels = raw.models.filter((model) => model.task === task.name)
         .map((model) => {
+          const where = `the model of task ${task.name} level ${model.level}`;
           check(/^[0-9a-f]{64}$/.test(model.sha256) && Number.isInteger(model.level) &&
                   Number.isInteger(model.arena_bytes) && typeof model.file === 'string',
-                  `the model of task ${task.name} level ${model.level} lacks a field`);
-          return {...model, url: new URL(model.file, url).href};
+                  `${where} lacks a field`);
+          if (layout === 'shared') {
+            check(typeof model.signature === 'string', `${where} has no signature`);
+            check(files.has(model.file), `${where} names ${model.file}, not one of the files`);
+          }
+          return {...model, signature: model.signature ?? null,
+                  url: new URL(model.file, url).href};
         })
         .sort((a, b) => a.level - b.level);
     check(levels.length > 0, `task ${task.name} has no models`);
     return {name: task.name, labels: task.labels, input, levels};
   });
-  return {scenario: raw.scenario, tasks};
+  return {scenario: raw.scenario, layout, files, tasks};
 }
 
 /** Fetches and parses `url` (a manifest.json); throws a one-line Error on failure. */

@@ -2,7 +2,9 @@
  * Budget policy: which level to run given the memory available now.
  *
  * A port of dvn_runtime/policy.py (and of the Android core's BudgetPolicy.java);
- * all three pass tests/fixtures/policy_vectors.json.
+ * all three pass tests/fixtures/policy_vectors.json. JointPolicy, for several tasks under
+ * one budget, is a port of dvn_runtime/multitask.py's (and JointPolicy.java); all three pass
+ * tests/fixtures/joint_ladder_vectors.json.
  */
 
 export const DOWNGRADE = 'downgrade';
@@ -102,5 +104,45 @@ export class BudgetPolicy {
       this.streak = 0;
       this.reason = UPGRADE;
     }
+  }
+}
+
+/**
+ * [{task: level}] from every task's lowest level to every task's top one. `levels` maps
+ * each task to its levels, ascending; each step raises the task whose level is lowest in
+ * its own list (ties: the first task in `levels`).
+ */
+export function jointLadder(levels) {
+  const tasks = [...levels.keys()];
+  const positions = new Map(tasks.map((task) => [task, 0]));
+  const ladder = [Object.fromEntries(tasks.map((task) => [task, levels.get(task)[0]]))];
+  for (;;) {
+    const rising = tasks.filter((task) => positions.get(task) < levels.get(task).length - 1);
+    if (rising.length === 0) return ladder;
+    const task = rising.reduce((low, t) => (positions.get(t) < positions.get(low) ? t : low));
+    positions.set(task, positions.get(task) + 1);
+    ladder.push({...ladder.at(-1), [task]: levels.get(task)[positions.get(task)]});
+  }
+}
+
+/**
+ * A BudgetPolicy over the joint ladder of several tasks: each reading gives {task: level}.
+ * `costs` maps each task (in priority order for ties) to a Map level -> memory cost of the
+ * levels it may use; `options` are BudgetPolicy's, over the ladder's steps, each costing
+ * the sum of its levels' costs.
+ */
+export class JointPolicy {
+  constructor(costs, options = {}) {
+    this.tasks = [...costs.keys()];
+    this.ladder = jointLadder(new Map(this.tasks.map(
+        (task) => [task, [...costs.get(task).keys()].sort((a, b) => a - b)])));
+    this.stepCosts = new Map(this.ladder.map((config, i) => [i + 1, this.tasks.reduce(
+        (sum, task) => sum + costs.get(task).get(config[task]), 0)]));
+    this.policy = new BudgetPolicy(this.stepCosts, options);
+  }
+
+  /** Feeds one reading of available bytes; returns {task: level} to serve now. */
+  update(available) {
+    return this.ladder[this.policy.update(available) - 1];
   }
 }

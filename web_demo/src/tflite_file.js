@@ -19,7 +19,7 @@ const QUANTIZATION_ZERO_POINT = 3;
 const TENSOR_TYPES = {0: 'float32', 1: 'float16', 2: 'int32', 3: 'uint8', 9: 'int8'};
 
 /** A minimal flatbuffer table reader over the bytes of one file. */
-class Table {
+export class Table {
   constructor(view, position) {
     this.view = view;
     this.position = position;
@@ -67,6 +67,16 @@ class Table {
       const element = start + 4 * i;
       return new Table(this.view, element + this.view.getUint32(element, true));
     });
+  }
+
+  /** A string field decoded as UTF-8, or null when absent. */
+  string(field) {
+    const position = this.fieldPosition(field);
+    if (position === null) return null;
+    const start = position + this.view.getUint32(position, true);
+    const bytes = new Uint8Array(this.view.buffer, this.view.byteOffset + start + 4,
+                                 this.view.getUint32(start, true));
+    return new TextDecoder().decode(bytes);
   }
 
   table(field) {

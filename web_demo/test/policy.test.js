@@ -1,12 +1,15 @@
-// The JS BudgetPolicy against the vectors shared with dvn_runtime/policy.py and the Java core.
+// The JS BudgetPolicy and JointPolicy against the vectors shared with dvn_runtime (policy.py,
+// multitask.py) and the Java core.
 import assert from 'node:assert/strict';
 import {readFileSync} from 'node:fs';
 import {test} from 'node:test';
 
-import {BudgetPolicy} from '../src/policy.js';
+import {BudgetPolicy, JointPolicy} from '../src/policy.js';
 
-const fixture = JSON.parse(readFileSync(
-    new URL('../../tests/fixtures/policy_vectors.json', import.meta.url), 'utf8'));
+const readFixture = (name) => JSON.parse(readFileSync(
+    new URL(`../../tests/fixtures/${name}`, import.meta.url), 'utf8'));
+const fixture = readFixture('policy_vectors.json');
+const jointFixture = readFixture('joint_ladder_vectors.json');
 
 function policyOf(testCase, overrides = {}) {
   const costs = new Map(Object.entries(testCase.costs).map(([level, cost]) => [Number(level), cost]));
@@ -57,3 +60,17 @@ test('invalid arguments are refused with the values received', () => {
   assert.throws(() => new BudgetPolicy(new Map([[1, 10]]), {upgradeAfter: 0}),
                 /upgradeAfter must be >= 1, got 0/);
 });
+
+for (const testCase of jointFixture.cases) {
+  test(`joint ladder: ${testCase.name}`, () => {
+    const options = testCase.policy;
+    const joint = new JointPolicy(new Map(testCase.tasks.map((task) => [task.name, new Map(
+        Object.entries(task.costs).map(([level, cost]) => [Number(level), cost]))])), {
+      marginFraction: options.margin_fraction, marginBytes: options.margin_bytes,
+      headroomBytes: options.headroom_bytes, upgradeAfter: options.upgrade_after});
+    const inTaskOrder = (config) => testCase.tasks.map((task) => config[task.name]);
+    assert.deepEqual(joint.ladder.map(inTaskOrder), testCase.expected_ladder);
+    assert.deepEqual(testCase.available.map((available) => inTaskOrder(joint.update(available))),
+                     testCase.expected_levels);
+  });
+}
