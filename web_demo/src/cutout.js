@@ -12,7 +12,7 @@
 import {Table} from './tflite_file.js';
 
 const INDEX_NAME = 'dvn_cutout';
-const READ_VERSIONS = [3, 4];  // 3: no scale axis (outer rows), otherwise the same
+const READ_VERSIONS = [3, 4, 5];  // 3: no scale axis (outer rows); before 5: no pooled vectors
 const ALIGN = 16;
 const MODEL_VERSION = 3;
 // Model table fields of LiteRT's schema.fbs, in vtable order; 0 marks a field left out.
@@ -52,7 +52,7 @@ export function readIndex(fileBytes) {
   }
   if (!READ_VERSIONS.includes(index?.version)) {
     throw new CutoutError(`its cut-out index has version ${index?.version}; this demo reads ` +
-                          `versions ${READ_VERSIONS.join(' and ')}: export again`);
+                          `versions ${READ_VERSIONS.join(', ')}: export again`);
   }
   return index;
 }
@@ -105,6 +105,14 @@ function cut(bytes, index, signature) {
     starts.push(position);
     position = aligned(position + end - start);
   }
+  const pooled = index.vectors || [];
+  const relocations = signature.relocations || [];
+  const vectorStarts = new Map();  // pooled vectors the signature uses, its elements 16-aligned
+  for (const vector of [...new Set(relocations.map(([, v]) => v))].sort((a, b) => a - b)) {
+    vectorStarts.set(vector, aligned(position + 4) - 4);
+    position = vectorStarts.get(vector) + pooled[vector][1];
+  }
+  position = aligned(position);
   const sizes = [...used.map((buffer) => data[buffer][1]), ...made.map(madeSize)];
   const dataStarts = sizes.map((size) => {
     const at = position;
@@ -146,6 +154,13 @@ function cut(bytes, index, signature) {
     view.setBigUint64(at + 16, BigInt(sizes[i]), true);
   }
   regions.forEach(([start, end], r) => out.set(bytes.subarray(start, end), starts[r]));
+  for (const [slot, vector] of relocations) {  // its quantization fields point at the copies
+    view.setUint32(place(slot, 2), vectorStarts.get(vector) - place(slot, 2), true);
+  }
+  vectorStarts.forEach((at, vector) => {
+    const [start, size] = pooled[vector];
+    out.set(bytes.subarray(start, start + size), at);
+  });
   if (signature.signature_def[3]) {  // its subgraph index field: the cut-out has subgraph 0
     view.setUint32(starts[3] + signature.signature_def[3] - regions[3][0], 0, true);
   }

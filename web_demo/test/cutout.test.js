@@ -1,5 +1,6 @@
-// The JS cut-out on tests/fixtures/shared_export (a shared export of the Python exporter,
-// made by make_shared_export.py): the bytes of the Python cut-out, and its refusals.
+// The JS cut-out on tests/fixtures/shared_export and shared_export_int8 (shared exports of
+// the Python exporter, made by make_shared_export.py; the int8 one's cut-outs relocate pooled
+// quantization vectors): the bytes of the Python cut-out, and its refusals.
 // tests/test_web_demo.py also checks float32 and float16 exports made in the test run.
 import assert from 'node:assert/strict';
 import {createHash} from 'node:crypto';
@@ -8,21 +9,30 @@ import {test} from 'node:test';
 
 import {CutoutError, cutOut, floatToHalf, halfToFloat, readIndex} from '../src/cutout.js';
 
-const exportDir = new URL('../../tests/fixtures/shared_export/', import.meta.url);
-const manifest = JSON.parse(readFileSync(new URL('manifest.json', exportDir), 'utf8'));
-const content = new Uint8Array(readFileSync(new URL('shared.tflite', exportDir)));
+/** The manifest and shared file of a fixture export. */
+function fixture(name) {
+  const directory = new URL(`../../tests/fixtures/${name}/`, import.meta.url);
+  return {manifest: JSON.parse(readFileSync(new URL('manifest.json', directory), 'utf8')),
+          content: new Uint8Array(readFileSync(new URL('shared.tflite', directory)))};
+}
+const {manifest, content} = fixture('shared_export');
 const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
 
-test('every cut-out has the bytes of the Python cut-out (the manifest sha256)', () => {
-  assert.equal(manifest.models.length, 4);
-  const index = readIndex(content);
-  for (const model of manifest.models) {
-    const cutout = cutOut(content, model.signature, index);
-    assert.ok(cutout instanceof Uint8Array);
-    assert.equal(cutout.byteLength, model.bytes, model.signature);
-    assert.equal(sha256(cutout), model.sha256, model.signature);
-  }
-});
+for (const name of ['shared_export', 'shared_export_int8']) {
+  test(`every cut-out of ${name} has the bytes of the Python cut-out (the manifest sha256)`,
+       () => {
+         const {manifest, content} = fixture(name);
+         assert.equal(manifest.models.length, 4);
+         const index = readIndex(content);
+         if (name.endsWith('int8')) assert.ok(index.vectors.length > 0);
+         for (const model of manifest.models) {
+           const cutout = cutOut(content, model.signature, index);
+           assert.ok(cutout instanceof Uint8Array);
+           assert.equal(cutout.byteLength, model.bytes, model.signature);
+           assert.equal(sha256(cutout), model.sha256, model.signature);
+         }
+       });
+}
 
 test('a shared file at an odd offset of its buffer cuts out the same bytes', () => {
   const shifted = new Uint8Array(content.byteLength + 1);
