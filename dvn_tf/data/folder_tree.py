@@ -167,7 +167,7 @@ class _Found:
 
 def _read_tree(root, base):
     """The images under root/base, at one depth: base/CLASS/image or base/GROUP/CLASS/image."""
-    where = os.path.join(root, base)
+    where = os.path.join(root, base) if base else root
     top = _listing(root, base)
     if not top.folders:
         if top.images:
@@ -209,7 +209,7 @@ def _read_tree(root, base):
 
 def _group_files(root, base, group, skipped):
     """`(relative path, (group, class))` of every image in a group folder's class folders."""
-    where = os.path.join(root, base)
+    where = os.path.join(root, base) if base else root
     files = []
     for folder in _listing(root, base).folders:
         inside = _listing(root, os.path.join(base, folder))
