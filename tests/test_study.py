@@ -18,7 +18,7 @@ from configs.studies.common import INPLACE_DISTILLATION
 from dvn_tf.data import load_tasks
 from dvn_tf.data.pipeline import training_dataset
 from dvn_tf.experiment import make_model
-from studies.plan import StudyError, check_study, run_dir
+from studies.plan import StudyError, check_study, load_study, run_config, run_dir
 from studies.runner import main, run_study
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -141,6 +141,19 @@ def test_imports_run_one_way_training_below_export_below_studies():
                 assert not imports & {"export", "studies"}, (folder, name, imports)
     assert "studies.runner" not in imported_packages(os.path.join(REPO, "studies", "report.py"))
     assert "studies.report" not in imported_packages(os.path.join(REPO, "studies", "plan.py"))
+
+
+@pytest.mark.parametrize("name", ["fashion", "fashion_h"])
+def test_a_converged_study_trains_the_same_methods_longer_on_more_images(name):
+    short, converged = load_study(name), load_study(f"{name}_converged")
+    assert [run[:2] for run in converged["runs"]] == [run[:2] for run in short["runs"]]
+    assert converged["seeds"] == 3
+    for (scenario, label, overrides), (_, _, short_overrides) in zip(converged["runs"],
+                                                                     short["runs"]):
+        config = run_config(scenario, label, overrides, 0)
+        assert config.train_examples >= 6_000 and config.base_width == 16
+        assert config.epochs > run_config(scenario, label, short_overrides, 0).epochs
+        assert {task["augment"] for task in config.tasks} == {"none"}
 
 
 def test_an_export_list_naming_no_run_is_refused():
