@@ -16,4 +16,4 @@ from configs.studies.common import converged_budget, joint_study
 
 def get_study():
     """The fashion_converged study."""
-    return joint_study("fashion", budget=converged_budget(fashion.get_config()))
+    return joint_study("fashion", converged_budget(fashion.get_config()))

@@ -16,4 +16,4 @@ from configs.studies.common import converged_budget, joint_study
 
 def get_study():
     """The fashion_h_converged study."""
-    return joint_study("fashion_h", budget=converged_budget(fashion_h.get_config()))
+    return joint_study("fashion_h", converged_budget(fashion_h.get_config()))
