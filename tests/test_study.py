@@ -106,6 +106,7 @@ def test_a_restarted_study_skips_finished_runs_and_refuses_a_changed_one(tiny_st
 @pytest.mark.parametrize("argv, message", [
     (["--study=nope"], "unknown study 'nope'; choose one of: backbones, digits, fashion"),
     (["--study=digits", "--seeds=0"], "--seeds must be at least 1"),
+    (["--study=digits", "--jobs=0"], "--jobs must be at least 1, got 0"),
     ([], "the following arguments are required: --study"),
 ])
 def test_bad_input_is_one_line(capsys, argv, message):
@@ -277,3 +278,19 @@ def test_a_study_lists_the_held_out_accuracy_of_the_last_epochs_and_its_gain(tmp
                f"{gain.mean():+.4f} ± {gain.std(ddof=1):.4f} |")
         assert row in table, table
 
+
+@pytest.mark.slow  # two processes each start TensorFlow: 40 s idle, 160 s under a load of 9
+def test_two_jobs_train_two_runs_side_by_side_each_in_its_own_process(tmp_path):
+    """--jobs=2 on two tiny runs: both start before either ends, in two child processes."""
+    study = {"seeds": 1, "int8": [], "runs": [("digits", "dvn", TINY), ("digits", "dvn+ipd", IPD)]}
+    lines = []
+    run_study("pair", study, 1, str(tmp_path), log=lines.append, jobs=2)
+    starts = [i for i, line in enumerate(lines) if " trains into " in line]
+    ends = [i for i, line in enumerate(lines) if ": done in " in line]
+    assert len(starts) == len(ends) == 2 and starts[1] < ends[0], lines
+    pids = {re.search(r"process (\d+) ", lines[i]).group(1) for i in starts}
+    assert len(pids) == 2 and str(os.getpid()) not in pids
+    assert (tmp_path / "study.md").read_text().startswith("# Study pair: 2 of 2 runs finished")
+    for label in ("dvn", "dvn+ipd"):
+        directory = run_dir(str(tmp_path), "digits", label, 0)
+        assert "training into" in open(os.path.join(directory, "study.log")).read()
