@@ -1,4 +1,4 @@
-"""The training time a run expects, printed at its start: its steps times an estimated cost per step.
+"""The training time a run expects, printed at its start: steps x an estimated cost per step.
 
 STEP_SECONDS holds, per network, the wall time of one joint training step
 (a batch from each of two tasks through both levels, forward and backward;

@@ -25,7 +25,7 @@ SEQUENTIAL_METHODS = ("dvn", "finetune", "feature_extraction", "nested", "indepe
 
 
 def run_stage(build, train_tasks, eval_tasks, config, run_dir, strategy):
-    """Train one model in run_dir (resuming a killed run); return (model, accuracy, by_epoch, seconds).
+    """Train one model in run_dir (resuming a killed run): (model, accuracy, by_epoch, seconds).
 
     `build()` returns (what to fit, the DVN it trains). A finished stage is
     reloaded from run_dir/model.keras instead of trained again. `accuracy` and

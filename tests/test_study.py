@@ -257,8 +257,10 @@ def test_a_study_reports_float_latency_and_accuracy_per_ms_from_its_manifests(tm
 
 def test_a_study_lists_the_held_out_accuracy_of_the_last_epochs_and_its_gain(tmp_path):
     """study.md's convergence table from two seeds' curves (results.json written by hand)."""
-    curves = {"dvn": [[0.5, 0.6, 0.7, 0.8, 0.85, 0.86, 0.87], [0.4, 0.6, 0.7, 0.8, 0.83, 0.84, 0.85]],
-              "nested": [[0.5, 0.6, 0.6, 0.6, 0.6, 0.6, 0.61], [0.5, 0.6, 0.6, 0.6, 0.6, 0.6, 0.59]]}
+    curves = {"dvn": [[0.5, 0.6, 0.7, 0.8, 0.85, 0.86, 0.87],
+                      [0.4, 0.6, 0.7, 0.8, 0.83, 0.84, 0.85]],
+              "nested": [[0.5, 0.6, 0.6, 0.6, 0.6, 0.6, 0.61],
+                         [0.5, 0.6, 0.6, 0.6, 0.6, 0.6, 0.59]]}
     study = {"seeds": 2, "int8": [], "runs": [("digits", method, {}) for method in curves]}
     for method, seeds in curves.items():
         for seed, curve in enumerate(seeds):
@@ -270,7 +272,8 @@ def test_a_study_lists_the_held_out_accuracy_of_the_last_epochs_and_its_gain(tmp
                                {"task": "low", "level": 1, "units": [1], "params": 5, "flops": 9,
                                 "accuracy": curve[-1], "accuracy_by_epoch": curve}]}, file)
     run_study("curves", study, 2, str(tmp_path), log=lambda line: None)  # everything finished
-    table = (tmp_path / "study.md").read_text().split("### Held-out accuracy over the last epochs")[1]
+    table = (tmp_path / "study.md").read_text().split(
+        "### Held-out accuracy over the last epochs")[1]
     for method, seeds in curves.items():
         last = np.mean(np.array(seeds)[:, -5:], axis=0)  # epochs 3..7, mean over the two seeds
         gain = np.array(seeds)[:, -1] - np.array(seeds)[:, -4]

@@ -1,4 +1,4 @@
-"""The train CLI as a user runs it: a full tiny run, errors, seeding, resume after kill (curves kept)."""
+"""The train CLI as a user runs it: a full tiny run, errors, seeding, resume after kill."""
 
 import json
 import os
