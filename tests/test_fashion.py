@@ -78,8 +78,8 @@ def test_coarse_groups_map_the_ten_classes_onto_three():
 def run_tiny(scenario, tmp_path, **overrides):
     """The scenario in-process on mock data: ResNet-8 width 4, one epoch of 16 images a task, eager."""
     config = train.load_scenario_config(scenario)
-    config.update(dict(base_width=4, epochs=1, batch_size=8, train_examples=16, run_eagerly=True,
-                       data_dir=str(tmp_path / "data"), **overrides))
+    config.update({"base_width": 4, "epochs": 1, "batch_size": 8, "train_examples": 16,
+                   "run_eagerly": True, "data_dir": str(tmp_path / "data"), **overrides})
     with tfds.testing.mock_data(num_examples=MOCK_EXAMPLES):
         return train.run(config, str(tmp_path / "run")), config
 
