@@ -1,5 +1,6 @@
 """One training run: build the DVN, fit with resumable checkpoints, evaluate, report."""
 
+import csv
 import json
 import os
 import sys
@@ -94,6 +95,29 @@ class TrainClock(keras.callbacks.Callback):
         write_text_atomically(self.path, json.dumps({"seconds": self.seconds}))
 
 
+def history_path(run_dir):
+    """Keras's CSVLogger file of a run: per epoch, the logs of fit, val_* (held-out) included."""
+    return os.path.join(run_dir, "checkpoints", "history.csv")
+
+
+def held_out_by_epoch(run_dir, tasks, levels):
+    """{(task name, level): held-out accuracy after every epoch} from the run's history.csv.
+
+    The accuracies are those fit's validation measured (nothing is evaluated
+    again). A run killed after writing an epoch's row but before its checkpoint
+    trains that epoch again and appends it again: the last row of an epoch counts.
+    """
+    if not os.path.exists(history_path(run_dir)):
+        return {}
+    with open(history_path(run_dir), newline="", encoding="utf-8") as file:
+        rows = {int(row["epoch"]): row for row in csv.DictReader(file)}
+    ordered = [rows[epoch] for epoch in sorted(rows)]
+    return {(task.name, level): [float(row[f"val_{metric_name(task.name, level)}"])
+                                 for row in ordered]
+            for task in tasks for level in levels
+            if ordered and f"val_{metric_name(task.name, level)}" in ordered[0]}
+
+
 def completed_epochs(run_dir):
     """Epochs a previous run in run_dir finished (0 if none)."""
     path = os.path.join(run_dir, "checkpoints", "training_metadata.json")
@@ -106,6 +130,7 @@ def fit(model, tasks, config, run_dir):
     A killed run resumes from its last finished epoch.
     """
     steps = steps_per_epoch(tasks, config.batch_size)
+    os.makedirs(os.path.dirname(history_path(run_dir)), exist_ok=True)
     clock = TrainClock(os.path.join(run_dir, "checkpoints", "train_time.json"))
     done = completed_epochs(run_dir)
     if done:
@@ -114,7 +139,8 @@ def fit(model, tasks, config, run_dir):
         training_dataset(tasks, config.batch_size, config.seed),
         epochs=config.epochs, steps_per_epoch=steps, shuffle=False,
         validation_data=evaluation_dataset(tasks, config.batch_size * 4),
-        callbacks=[
+        callbacks=[  # the history first: a kill between the two repeats a row, never loses one
+            keras.callbacks.CSVLogger(history_path(run_dir), append=True),
             keras.callbacks.BackupAndRestore(os.path.join(run_dir, "checkpoints"),
                                              double_checkpoint=True, delete_checkpoint=False),
             clock,
@@ -138,9 +164,10 @@ def save_model(model, path):
     os.replace(path + ".tmp.keras", path)
 
 
-def entry(model, task_name, level, accuracy, reported_level=None):
+def entry(model, task_name, level, accuracy, by_epoch, reported_level=None):
     """One results.json entry: (task, level)'s units, exact params and FLOPs, and accuracy.
 
+    `by_epoch` is its held-out accuracy after every epoch (held_out_by_epoch).
     `reported_level` names the budget when the model's own level differs
     (an independent network per level has a single level of its own).
     """
@@ -151,7 +178,7 @@ def entry(model, task_name, level, accuracy, reported_level=None):
     else:
         units = list(range(1, reported_level + 1))
     return {"task": task_name, "level": reported_level, "units": units,
-            "params": params, "flops": flops, "accuracy": accuracy}
+            "params": params, "flops": flops, "accuracy": accuracy, "accuracy_by_epoch": by_epoch}
 
 
 def results_dict(config, tasks, orders, entries, train_seconds, **extra):

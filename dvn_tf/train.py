@@ -131,6 +131,7 @@ def train_and_report(config, workdir):
 
     from dvn_tf import experiment
     from dvn_tf.data import load_tasks
+    from dvn_tf.expected_time import expected_time_line
     from dvn_tf.files import write_text_atomically
     from dvn_tf.methods import run_method
     from dvn_tf.strategies import make_strategy
@@ -145,6 +146,9 @@ def train_and_report(config, workdir):
     write_text_atomically(os.path.join(workdir, "config.json"), config.to_json(indent=2))
     print(f"{config.scenario}: method {config.method}, tasks "
           f"{', '.join(t.name for t in tasks)}, backbone {config.backbone}, k={config.units}")
+    expected = expected_time_line(config, tasks)
+    if expected:
+        print(expected)
     results = run_method(config, tasks, workdir, strategy)
     markdown = experiment.results_markdown(results)
     write_text_atomically(os.path.join(workdir, "results.json"), json.dumps(results, indent=2))

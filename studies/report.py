@@ -13,6 +13,8 @@ from dvn_tf import compare
 from dvn_tf.files import read_json, write_text_atomically
 from studies.plan import export_manifest, run_dir
 
+LAST_EPOCHS = 5  # epochs of held-out accuracy that study.md lists per method, to show a plateau
+GAIN_EPOCHS = 3  # the gain column: accuracy after the last epoch minus this many epochs before
 STATISTIC = ("Accuracy: mean ± sample std (n - 1) over seeds, on held-out data. Winner per "
              "budget: the best mean; another method ties with it when the difference of the "
              "means is at most one standard error of that difference (Welch's "
@@ -94,6 +96,45 @@ def stages_section(runs):
              "seed (positive: forgotten).", "",
              "| method | task | level | " + " | ".join(f"after stage {i + 1}" for i in range(count))
              + " | forgetting |", "| --- | --- | ---: |" + " ---: |" * (count + 1)]
+            + rows + [""])
+
+
+def curves_by_level(done):
+    """{(task, level): [each seed's held-out accuracy after every epoch]} of one method's runs."""
+    curves = {}
+    for _, results, _ in done:
+        for e in results["entries"]:
+            if e.get("accuracy_by_epoch"):
+                curves.setdefault((e["task"], e["level"]), []).append(e["accuracy_by_epoch"])
+    return curves
+
+
+def convergence_section(runs):
+    """Per method and (task, level): held-out accuracy after each of the last epochs, and its gain.
+
+    From the accuracies fit's validation measured after every epoch
+    (results.json's accuracy_by_epoch), mean over seeds; a gain near 0 says
+    the method had stopped learning.
+    """
+    rows = []
+    for label, done in runs:
+        for (task, level), per_seed in curves_by_level(done).items():
+            epochs = min(map(len, per_seed))
+            means = [sum(curve[epoch] for curve in per_seed) / len(per_seed)
+                     for epoch in range(max(0, epochs - LAST_EPOCHS), epochs)]
+            span = min(GAIN_EPOCHS, epochs - 1)
+            gain = (mean_cell([curve[epochs - 1] - curve[epochs - 1 - span] for curve in per_seed],
+                              signed=True) if span else "-")
+            rows.append(f"| {label} | {task} | {level} | {epochs} | "
+                        f"{', '.join(f'{m:.4f}' for m in means)} | {gain} |")
+    if not rows:
+        return []
+    return (["### Held-out accuracy over the last epochs", "",
+            f"After each of the last {LAST_EPOCHS} epochs (oldest first), mean over seeds, as "
+            f"fit's validation measured it; gain: after the last epoch minus {GAIN_EPOCHS} "
+            f"epochs before, per seed (near 0: stopped learning).", "",
+            f"| method | task | level | epochs | last {LAST_EPOCHS} epochs | "
+            f"gain over the last {GAIN_EPOCHS} |", "| --- | --- | ---: | ---: | --- | ---: |"]
             + rows + [""])
 
 
@@ -182,7 +223,8 @@ def write(name, study, seeds, workdir):
                                    f"{', '.join(label for label, _ in runs)}"),
                   f"Seeds finished: {', '.join(f'{label} {len(done)}' for label, done in runs)}. "
                   f"Training time per run, mean over seeds: {seconds}.", ""]
-        lines += stages_section(runs) + int8_section(runs, study) + latency_section(runs, study)
+        lines += (convergence_section(runs) + stages_section(runs) + int8_section(runs, study)
+                  + latency_section(runs, study))
         png = "study.png" if len(found) == 1 else f"study_{scenario}.png"
         paths.append(os.path.join(workdir, png))
         compare.plot(means, paths[-1])

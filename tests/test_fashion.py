@@ -9,7 +9,9 @@ docs/training.md.
 
 import gzip
 import hashlib
+import math
 import os
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -18,6 +20,7 @@ import tensorflow_datasets as tfds
 from dvn_tf import train
 from dvn_tf.data import debian_fashion_mnist
 from dvn_tf.data.tfds_tasks import load_tfds_task
+from dvn_tf.expected_time import STAGE_STEP_SHARE, STEP_SECONDS, expected_seconds
 from test_scenarios import check_results
 
 MOCK_EXAMPLES = 40
@@ -75,19 +78,20 @@ def test_coarse_groups_map_the_ten_classes_onto_three():
 def run_tiny(scenario, tmp_path, **overrides):
     """The scenario in-process on mock data: ResNet-8 width 4, one epoch of 16 images a task, eager."""
     config = train.load_scenario_config(scenario)
-    config.update(dict(base_width=4, epochs=1, batch_size=8, train_examples=16, run_eagerly=True,
-                       data_dir=str(tmp_path / "data"), **overrides))
+    config.update({"base_width": 4, "epochs": 1, "batch_size": 8, "train_examples": 16,
+                   "run_eagerly": True, "data_dir": str(tmp_path / "data"), **overrides})
     with tfds.testing.mock_data(num_examples=MOCK_EXAMPLES):
         return train.run(config, str(tmp_path / "run")), config
 
 
 @pytest.mark.slow
 def test_fashion_h_trains_coarse_and_fine_tasks(tmp_path, capsys):
-    results, config = run_tiny("fashion_h", tmp_path)
+    results, config = run_tiny("fashion_h", tmp_path, base_width=8)  # a width with a step cost
     check_results(results, config, [3, 10])
     output = capsys.readouterr().out
     assert "Task coarse: fashion_mnist 'label', 3 classes, 16 training images" in output
     assert "held out (split 'test')" in output
+    assert "Expected training time (dvn): about 0 s on this project's 2-core CPU" in output
 
 
 @pytest.mark.parametrize("scenario", ["fashion", "fashion_h", "fashion_seq"])
@@ -95,9 +99,22 @@ def test_fashion_scenarios_are_cpu_scale(scenario):
     config = train.load_scenario_config(scenario)
     assert config.scenario == scenario and config.backbone == "resnet-8"
     assert {task["dataset"] for task in config.tasks} == {"fashion_mnist"}
-    assert all(task["augment"] == "standard" for task in config.tasks)
+    assert all(task["augment"] == "none" for task in config.tasks)
     assert config.units == len(config.tasks) == 2
     assert config.sequential == (scenario == "fashion_seq")
-    assert 0 < config.train_examples <= 30_000 and config.epochs <= 5
+    assert 6_000 <= config.train_examples <= 30_000 and config.epochs <= 10
     ids = np.concatenate([task.get("classes") or [] for task in config.tasks])
     assert len(ids) in (0, 10) and sorted(ids) == sorted(set(ids))
+
+
+@pytest.mark.parametrize("scenario", ["fashion", "fashion_h", "fashion_seq"])
+def test_the_defaults_spend_about_their_10_minutes_by_the_estimate(scenario):
+    config = train.load_scenario_config(scenario)
+    full_size = [SimpleNamespace(train_size=config.train_examples, input_shape=(28, 28, 1))] * 2
+    assert 8 * 60 <= expected_seconds(config, full_size) <= 11 * 60
+    steps = config.epochs * math.ceil(config.train_examples / config.batch_size)
+    step = STEP_SECONDS[("resnet-8", config.base_width, (28, 28, 1))]
+    shares = STAGE_STEP_SHARE if config.sequential else [1]
+    assert expected_seconds(config, full_size) == pytest.approx(steps * step * sum(shares))
+    config.base_width = 12  # no step cost measured at this width: no estimate, no line
+    assert expected_seconds(config, full_size) is None

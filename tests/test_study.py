@@ -18,7 +18,7 @@ from configs.studies.common import INPLACE_DISTILLATION
 from dvn_tf.data import load_tasks
 from dvn_tf.data.pipeline import training_dataset
 from dvn_tf.experiment import make_model
-from studies.plan import StudyError, check_study, run_dir
+from studies.plan import StudyError, check_study, load_study, run_config, run_dir
 from studies.runner import main, run_study
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -106,6 +106,7 @@ def test_a_restarted_study_skips_finished_runs_and_refuses_a_changed_one(tiny_st
 @pytest.mark.parametrize("argv, message", [
     (["--study=nope"], "unknown study 'nope'; choose one of: backbones, digits, fashion"),
     (["--study=digits", "--seeds=0"], "--seeds must be at least 1"),
+    (["--study=digits", "--jobs=0"], "--jobs must be at least 1, got 0"),
     ([], "the following arguments are required: --study"),
 ])
 def test_bad_input_is_one_line(capsys, argv, message):
@@ -141,6 +142,19 @@ def test_imports_run_one_way_training_below_export_below_studies():
                 assert not imports & {"export", "studies"}, (folder, name, imports)
     assert "studies.runner" not in imported_packages(os.path.join(REPO, "studies", "report.py"))
     assert "studies.report" not in imported_packages(os.path.join(REPO, "studies", "plan.py"))
+
+
+@pytest.mark.parametrize("name", ["fashion", "fashion_h"])
+def test_a_converged_study_trains_the_same_methods_longer_on_more_images(name):
+    short, converged = load_study(name), load_study(f"{name}_converged")
+    assert [run[:2] for run in converged["runs"]] == [run[:2] for run in short["runs"]]
+    assert converged["seeds"] == 3
+    for (scenario, label, overrides), (_, _, short_overrides) in zip(converged["runs"],
+                                                                     short["runs"]):
+        config = run_config(scenario, label, overrides, 0)
+        assert config.train_examples >= 6_000 and config.base_width == 16
+        assert config.epochs > run_config(scenario, label, short_overrides, 0).epochs
+        assert {task["augment"] for task in config.tasks} == {"none"}
 
 
 def test_an_export_list_naming_no_run_is_refused():
@@ -239,3 +253,47 @@ def test_a_study_reports_float_latency_and_accuracy_per_ms_from_its_manifests(tm
     assert "| low | 1 | dvn-small | 7.2000 | dvn 3.6400 (+3.5600) |" in best
     assert "| low | 2 | dvn | 2.2250 | dvn-small 1.8167 (+0.4083) |" in best
     assert "| high | 1 | tie: dvn = dvn-small | 3.3000 | - |" in best
+
+
+def test_a_study_lists_the_held_out_accuracy_of_the_last_epochs_and_its_gain(tmp_path):
+    """study.md's convergence table from two seeds' curves (results.json written by hand)."""
+    curves = {"dvn": [[0.5, 0.6, 0.7, 0.8, 0.85, 0.86, 0.87],
+                      [0.4, 0.6, 0.7, 0.8, 0.83, 0.84, 0.85]],
+              "nested": [[0.5, 0.6, 0.6, 0.6, 0.6, 0.6, 0.61],
+                         [0.5, 0.6, 0.6, 0.6, 0.6, 0.6, 0.59]]}
+    study = {"seeds": 2, "int8": [], "runs": [("digits", method, {}) for method in curves]}
+    for method, seeds in curves.items():
+        for seed, curve in enumerate(seeds):
+            directory = run_dir(str(tmp_path), "digits", method, seed)
+            os.makedirs(directory)
+            with open(os.path.join(directory, "results.json"), "w") as file:
+                json.dump({"scenario": "digits", "method": method, "stored_params": 7,
+                           "train_seconds": 1.0, "entries": [
+                               {"task": "low", "level": 1, "units": [1], "params": 5, "flops": 9,
+                                "accuracy": curve[-1], "accuracy_by_epoch": curve}]}, file)
+    run_study("curves", study, 2, str(tmp_path), log=lambda line: None)  # everything finished
+    table = (tmp_path / "study.md").read_text().split(
+        "### Held-out accuracy over the last epochs")[1]
+    for method, seeds in curves.items():
+        last = np.mean(np.array(seeds)[:, -5:], axis=0)  # epochs 3..7, mean over the two seeds
+        gain = np.array(seeds)[:, -1] - np.array(seeds)[:, -4]
+        row = (f"| {method} | low | 1 | 7 | {', '.join(f'{m:.4f}' for m in last)} | "
+               f"{gain.mean():+.4f} ± {gain.std(ddof=1):.4f} |")
+        assert row in table, table
+
+
+@pytest.mark.slow  # two processes each start TensorFlow: 40 s idle, 160 s under a load of 9
+def test_two_jobs_train_two_runs_side_by_side_each_in_its_own_process(tmp_path):
+    """--jobs=2 on two tiny runs: both start before either ends, in two child processes."""
+    study = {"seeds": 1, "int8": [], "runs": [("digits", "dvn", TINY), ("digits", "dvn+ipd", IPD)]}
+    lines = []
+    run_study("pair", study, 1, str(tmp_path), log=lines.append, jobs=2)
+    starts = [i for i, line in enumerate(lines) if " trains into " in line]
+    ends = [i for i, line in enumerate(lines) if ": done in " in line]
+    assert len(starts) == len(ends) == 2 and starts[1] < ends[0], lines
+    pids = {re.search(r"process (\d+) ", lines[i]).group(1) for i in starts}
+    assert len(pids) == 2 and str(os.getpid()) not in pids
+    assert (tmp_path / "study.md").read_text().startswith("# Study pair: 2 of 2 runs finished")
+    for label in ("dvn", "dvn+ipd"):
+        directory = run_dir(str(tmp_path), "digits", label, 0)
+        assert "training into" in open(os.path.join(directory, "study.log")).read()

@@ -90,7 +90,9 @@ def test_killed_run_resumes_from_last_epoch(tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     assert f"Resuming from epoch {done} of 6" in run.stdout
     assert "Epoch 1/6" not in run.stdout and "Epoch 6/6" in run.stdout
-    assert (tmp_path / "results.json").exists()
+    results = json.loads((tmp_path / "results.json").read_text())
+    for e in results["entries"]:  # the epochs before the kill are kept, the last one is the final
+        assert len(e["accuracy_by_epoch"]) == 6 and e["accuracy_by_epoch"][-1] == e["accuracy"]
 
 
 def test_resuming_with_another_config_is_refused(tmp_path, digits_run):

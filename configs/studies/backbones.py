@@ -1,7 +1,8 @@
 """backbones: the `fashion` scenario's DVN on ResNet-8 and on a MobileNetV2 of its top-level FLOPs.
 
-3 seeds at 5,000 training images per task (configs/studies/common.py), the
-same training for both (the scenario's: 3 epochs, SGD 0.05 cosine, batch 64).
+3 seeds at the 3-epoch budget (configs/studies/common.py: 5,000 training
+images per task, 3 epochs, standard augmentation; ResNet-8 at width 8), the
+same training for both (SGD 0.05 cosine, batch 64).
 Every run is also exported as float32 LiteRT: study.md lists per (task,
 level) the LiteRT accuracy, the median latency and the accuracy per
 millisecond, and which backbone gives more of it.
@@ -22,7 +23,8 @@ finished DIR/fashion/dvn/seedS into this study's workdir to skip training them.
 Run: python -m studies --study=backbones --workdir=runs/study_backbones
 """
 
-from configs.studies.common import BUDGET
+from configs import fashion
+from configs.studies.common import three_epoch_budget
 
 MOBILENETV2 = {"method": "dvn", "backbone": "mobilenetv2", "width_multiplier": 0.075,
                "depth_coefficient": 0.25}
@@ -30,7 +32,8 @@ MOBILENETV2 = {"method": "dvn", "backbone": "mobilenetv2", "width_multiplier": 0
 
 def get_study():
     """The backbones study."""
+    run_budget = three_epoch_budget(fashion.get_config())
     return {"seeds": 3, "int8": [], "float": ["dvn", "dvn-mobilenetv2"], "runs": [
-        ("fashion", "dvn", BUDGET),
-        ("fashion", "dvn-mobilenetv2", {**BUDGET, **MOBILENETV2}),
+        ("fashion", "dvn", run_budget),
+        ("fashion", "dvn-mobilenetv2", {**run_budget, **MOBILENETV2}),
     ]}
