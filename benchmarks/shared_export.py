@@ -242,17 +242,27 @@ def litert_child(spec_path):
     print(json.dumps(results))
 
 
-def run_litert_child(records, rounds, round_ms):
+def run_child(flag, spec, what):
+    """Run this script with --FLAG=a JSON file of `spec`; its last stdout line, parsed.
+
+    A child that fails ends the benchmark with one line saying `what` failed.
+    """
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as file:
-        json.dump({"records": records, "rounds": rounds, "round_ms": round_ms}, file)
+        json.dump(spec, file)
     try:
         result = subprocess.run([sys.executable, os.path.abspath(__file__),
-                                 f"--litert-child={file.name}"], capture_output=True, text=True)
+                                 f"--{flag}={file.name}"], capture_output=True, text=True)
     finally:
         os.remove(file.name)
     if result.returncode != 0:
-        sys.exit(f"shared_export: LiteRT timing failed: {result.stderr.strip().splitlines()[-1]}")
+        lines = (result.stderr.strip() or "no output").splitlines()
+        sys.exit(f"shared_export: {what} failed: {lines[-1]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def run_litert_child(records, rounds, round_ms):
+    return run_child("litert-child", {"records": records, "rounds": rounds, "round_ms": round_ms},
+                     "LiteRT timing")
 
 
 # ---- phase 3: memory, a fresh process per measurement --------------------------------------
@@ -360,17 +370,8 @@ def browser_latency(directory, rounds, runs):
     threads each, in turn in a LiteRT-only child process (benchmarks/web_latency.py)."""
     export_dir = os.path.join(directory, "mobilenetv2")
     mobilenet_shared_export(export_dir)
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as file:
-        json.dump({"directory": export_dir, "rounds": rounds, "runs": runs}, file)
-    try:
-        result = subprocess.run([sys.executable, os.path.abspath(__file__),
-                                 f"--browser-child={file.name}"], capture_output=True, text=True)
-    finally:
-        os.remove(file.name)
-    if result.returncode != 0:
-        lines = (result.stderr.strip() or "no output").splitlines()
-        sys.exit(f"shared_export: the browser timing failed: {lines[-1]}")
-    browser = json.loads(result.stdout.strip().splitlines()[-1])
+    browser = run_child("browser-child", {"directory": export_dir, "rounds": rounds, "runs": runs},
+                        "the browser timing")
     if set(browser["threads"]) != {BROWSER_THREADS}:
         sys.exit(f"shared_export: LiteRT.js ran on {browser['threads']} threads, not "
                  f"{BROWSER_THREADS}: serve the page cross-origin isolated (web_demo/serve.py)")
