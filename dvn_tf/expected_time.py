@@ -3,24 +3,22 @@
 STEP_SECONDS holds, per network, the wall time of one joint training step
 (a batch from each of two tasks through both levels, forward and backward;
 the held-out evaluation after every epoch and the tracing spread over the
-steps) on this project's 2-core CPU with both cores idle. They are
-ESTIMATES, not measurements of an idle machine: docs/training.md ("Expected
-training time") gives the short `nice` runs they come from and the scaling.
+steps) on this project's 2-core CPU with both cores idle, measured there
+(docs/training.md, "Expected training time").
 """
 
 import math
 
-# (backbone, base width, image shape) -> estimated seconds per joint step, k = 2, batch 64 per
-# task. Width 8: a `fashion` run of 471 steps trained in 72 s on the idle machine (issue 23,
-# 2026-12-07). Width 16: that, times the ratio of the two widths' second epochs measured one
-# after the other under the same load (`nice -n 19`, load average 10-12, 94 steps of 6,000
-# images, evaluation included): 53 s / 26 s = 2.02 (docs/training.md).
-STEP_SECONDS = {("resnet-8", 8, (28, 28, 1)): 0.153, ("resnet-8", 16, (28, 28, 1)): 0.309}
+# (backbone, base width, image shape) -> seconds per joint step, k = 2, batch 64 per task, on the
+# idle machine (2026-12-07, docs/training.md). Width 8: a `fashion` run of 471 steps (3 epochs,
+# 10,000 images, standard augmentation) trained in 72 s. Width 16: the `fashion` default (30,000
+# images x 7 epochs, 3,283 steps, no augmentation) trained in 523.0 s.
+STEP_SECONDS = {("resnet-8", 8, (28, 28, 1)): 0.153, ("resnet-8", 16, (28, 28, 1)): 0.1593}
 REFERENCE_BATCH = 64  # the batch per task of STEP_SECONDS; other batches scale the step linearly
-# A sequential stage's step against a joint step (docs/training.md: measured 0.56-0.61 s for
-# stage 1, 0.73-0.74 s for stage 2, 0.67-0.93 s for a joint step, under one load): stage 1 trains
-# one task; stage 2 the new task, the distilled old one and the frozen teacher's forward pass.
-STAGE_STEP_SHARE = (0.75, 0.93)
+# A sequential stage's step against a joint step, from the `fashion_seq` default's epochs on the
+# idle machine (stage 1: 147 s for 1,876 steps; stage 2: 304 s for 1,876): stage 1 trains one
+# task; stage 2 the new task, the distilled old one and the frozen teacher's forward pass.
+STAGE_STEP_SHARE = (0.49, 1.02)
 
 
 def expected_seconds(config, tasks):

@@ -108,10 +108,10 @@ def test_fashion_scenarios_are_cpu_scale(scenario):
 
 
 @pytest.mark.parametrize("scenario", ["fashion", "fashion_h", "fashion_seq"])
-def test_the_defaults_spend_about_their_10_minutes_by_the_estimate(scenario):
+def test_the_defaults_train_7_to_10_minutes_by_the_estimate(scenario):
     config = train.load_scenario_config(scenario)
     full_size = [SimpleNamespace(train_size=config.train_examples, input_shape=(28, 28, 1))] * 2
-    assert 8 * 60 <= expected_seconds(config, full_size) <= 11 * 60
+    assert 7 * 60 <= expected_seconds(config, full_size) <= 10 * 60  # start-up adds about 1
     steps = config.epochs * math.ceil(config.train_examples / config.batch_size)
     step = STEP_SECONDS[("resnet-8", config.base_width, (28, 28, 1))]
     shares = STAGE_STEP_SHARE if config.sequential else [1]
