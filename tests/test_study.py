@@ -144,13 +144,19 @@ def test_imports_run_one_way_training_below_export_below_studies():
     assert "studies.report" not in imported_packages(os.path.join(REPO, "studies", "plan.py"))
 
 
-@pytest.mark.parametrize("name", ["fashion", "fashion_h"])
-def test_a_converged_study_trains_the_same_methods_longer_on_more_images(name):
+@pytest.mark.parametrize("name, methods", [
+    ("fashion", ["dvn", "dvn+ipd", "nested", "independent"]),
+    ("fashion_h", ["dvn", "dvn+ipd", "nested", "independent"]),
+    ("fashion_seq", ["dvn", "finetune"]),  # forgetting with distillation against without
+])
+def test_a_converged_study_trains_the_methods_longer_on_more_images(name, methods):
     short, converged = load_study(name), load_study(f"{name}_converged")
-    assert [run[:2] for run in converged["runs"]] == [run[:2] for run in short["runs"]]
+    assert [label for _, label, _ in converged["runs"]] == methods
     assert converged["seeds"] == 3
-    for (scenario, label, overrides), (_, _, short_overrides) in zip(converged["runs"],
-                                                                     short["runs"]):
+    short_runs = {label: (scenario, overrides) for scenario, label, overrides in short["runs"]}
+    for scenario, label, overrides in converged["runs"]:
+        short_scenario, short_overrides = short_runs[label]
+        assert scenario == short_scenario
         config = run_config(scenario, label, overrides, 0)
         assert config.train_examples >= 6_000 and config.base_width == 16
         assert config.epochs > run_config(scenario, label, short_overrides, 0).epochs
