@@ -50,10 +50,16 @@ def check_study(study):
         unknown = sorted(set(overrides) - set(config.keys()))
         if unknown:
             raise StudyError(f"run {label!r}: unknown config fields {', '.join(unknown)}")
+    named = {label for _, label in labels}
     for field in EXPORTS:
-        unknown = sorted(set(study.get(field, ())) - {label for _, label in labels})
+        unknown = sorted(set(study.get(field, ())) - named)
         if unknown:
             raise StudyError(f"{field} names {', '.join(map(repr, unknown))}, which no run has")
+    for pair in study.get("pairs", ()):
+        unknown = sorted(set(pair) - named)
+        if unknown:
+            raise StudyError(f"pair {' - '.join(pair)} names {', '.join(map(repr, unknown))}, "
+                             f"which no run has")
 
 
 def scenario_config(scenario):

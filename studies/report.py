@@ -99,6 +99,40 @@ def stages_section(runs):
             + rows + [""])
 
 
+def pairs_section(means, study):
+    """Each of the study's (method, against) pairs at every (task, level) they share.
+
+    The difference of the means in points and in Welch standard errors, and
+    the verdict by the ties rule of the tables: ahead or behind when the
+    difference passes one standard error, else a tie.
+    """
+    by_label = dict(means)
+    rows = []
+    for method, against in study.get("pairs", ()):
+        if method not in by_label or against not in by_label:
+            continue
+        theirs = {(e["task"], e["level"]): e for e in by_label[against]["entries"]}
+        for entry in by_label[method]["entries"]:
+            other = theirs.get((entry["task"], entry["level"]))
+            if other is None or min(entry["seeds"], other["seeds"]) < 2:
+                continue
+            difference = entry["accuracy"] - other["accuracy"]
+            error = compare.standard_error_of_difference(entry, other)
+            verdict = ("tie" if abs(difference) <= error
+                       else f"{method} {'ahead' if difference > 0 else 'behind'}")
+            in_errors = f"{difference / error:+.1f}" if error else "-"
+            rows.append(f"| {method} - {against} | {entry['task']} | {entry['level']} | "
+                        f"{entry['params']:,} / {other['params']:,} | {100 * difference:+.2f} | "
+                        f"{in_errors} | {verdict} |")
+    if not rows:
+        return []
+    return (["### Method against method, per budget", "",
+             "Difference of the mean accuracies in points, and in Welch standard errors of "
+             "that difference; a tie when it is at most one standard error.", "",
+             "| pair | task | level | params | difference (points) | in standard errors "
+             "| verdict |", "| --- | --- | ---: | ---: | ---: | ---: | --- |"] + rows + [""])
+
+
 def curves_by_level(done):
     """{(task, level): [each seed's held-out accuracy after every epoch]} of one method's runs."""
     curves = {}
@@ -223,7 +257,8 @@ def write(name, study, seeds, workdir):
                                    f"{', '.join(label for label, _ in runs)}"),
                   f"Seeds finished: {', '.join(f'{label} {len(done)}' for label, done in runs)}. "
                   f"Training time per run, mean over seeds: {seconds}.", ""]
-        lines += (convergence_section(runs) + stages_section(runs) + int8_section(runs, study)
+        lines += (pairs_section(means, study) + convergence_section(runs) + stages_section(runs)
+                  + int8_section(runs, study)
                   + latency_section(runs, study))
         png = "study.png" if len(found) == 1 else f"study_{scenario}.png"
         paths.append(os.path.join(workdir, png))

@@ -261,6 +261,53 @@ def test_a_study_reports_float_latency_and_accuracy_per_ms_from_its_manifests(tm
     assert "| high | 1 | tie: dvn = dvn-small | 3.3000 | - |" in best
 
 
+def write_results_by_hand(workdir, method, seed, accuracy, curve=()):
+    """A finished digits run's results.json: task `low`, {level: accuracy}, level 1's curve."""
+    directory = run_dir(str(workdir), "digits", method, seed)
+    os.makedirs(directory)
+    entries = [{"task": "low", "level": level, "units": list(range(1, level + 1)),
+                "params": 5 * level, "flops": 9 * level, "accuracy": value,
+                "accuracy_by_epoch": list(curve) if level == 1 else []}
+               for level, value in accuracy.items()]
+    with open(os.path.join(directory, "results.json"), "w") as file:
+        json.dump({"scenario": "digits", "method": method, "stored_params": 7,
+                   "train_seconds": 1.0, "entries": entries}, file)
+
+
+def test_a_study_compares_its_pairs_of_methods_per_budget_in_standard_errors(tmp_path):
+    accuracy = {"dvn": [{1: 0.80, 2: 0.90}, {1: 0.82, 2: 0.91}, {1: 0.81, 2: 0.89}],
+                "nested": [{1: 0.70, 2: 0.90}, {1: 0.72, 2: 0.92}, {1: 0.71, 2: 0.88}],
+                "dvn+ipd": [{1: 0.81, 2: 0.90}, {1: 0.80, 2: 0.90}, {1: 0.83, 2: 0.91}]}
+    pairs = [("dvn", "nested"), ("dvn+ipd", "dvn")]
+    study = {"seeds": 3, "int8": [], "pairs": pairs,
+             "runs": [("digits", method, {}) for method in accuracy]}
+    for method, seeds in accuracy.items():
+        for seed, levels in enumerate(seeds):
+            write_results_by_hand(tmp_path, method, seed, levels)
+    run_study("pairs", study, 3, str(tmp_path), log=lambda line: None)
+    table = (tmp_path / "study.md").read_text().split("### Method against method")[1]
+    verdicts = {}
+    for method, against in pairs:
+        for level in (1, 2):
+            ours, theirs = ([seeds[level] for seeds in accuracy[m]] for m in (method, against))
+            difference = np.mean(ours) - np.mean(theirs)
+            error = math.sqrt(np.var(ours, ddof=1) / 3 + np.var(theirs, ddof=1) / 3)
+            row = re.search(rf"^\| {re.escape(method)} - {against} \| low \| {level} \| "
+                            rf"{5 * level} / {5 * level} \| ([^|]+) \| ([^|]+) \| ([^|]+) \|$",
+                            table, re.M)
+            assert float(row.group(1)) == pytest.approx(100 * difference, abs=0.006)
+            assert float(row.group(2)) == pytest.approx(difference / error, abs=0.06)
+            verdicts[(method, level)] = row.group(3).strip()
+    assert verdicts == {("dvn", 1): "dvn ahead", ("dvn", 2): "tie",
+                        ("dvn+ipd", 1): "tie", ("dvn+ipd", 2): "tie"}
+
+
+def test_a_pair_naming_no_run_is_refused():
+    study = {"seeds": 1, "pairs": [("dvn", "nested")], "runs": [("digits", "dvn", {})]}
+    with pytest.raises(StudyError, match="^pair dvn - nested names 'nested', which no run has$"):
+        check_study(study)
+
+
 def test_a_study_lists_the_held_out_accuracy_of_the_last_epochs_and_its_gain(tmp_path):
     """study.md's convergence table from two seeds' curves (results.json written by hand)."""
     curves = {"dvn": [[0.5, 0.6, 0.7, 0.8, 0.85, 0.86, 0.87],
@@ -270,13 +317,7 @@ def test_a_study_lists_the_held_out_accuracy_of_the_last_epochs_and_its_gain(tmp
     study = {"seeds": 2, "int8": [], "runs": [("digits", method, {}) for method in curves]}
     for method, seeds in curves.items():
         for seed, curve in enumerate(seeds):
-            directory = run_dir(str(tmp_path), "digits", method, seed)
-            os.makedirs(directory)
-            with open(os.path.join(directory, "results.json"), "w") as file:
-                json.dump({"scenario": "digits", "method": method, "stored_params": 7,
-                           "train_seconds": 1.0, "entries": [
-                               {"task": "low", "level": 1, "units": [1], "params": 5, "flops": 9,
-                                "accuracy": curve[-1], "accuracy_by_epoch": curve}]}, file)
+            write_results_by_hand(tmp_path, method, seed, {1: curve[-1]}, curve)
     run_study("curves", study, 2, str(tmp_path), log=lambda line: None)  # everything finished
     table = (tmp_path / "study.md").read_text().split(
         "### Held-out accuracy over the last epochs")[1]

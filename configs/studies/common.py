@@ -34,9 +34,15 @@ def converged_budget(config):
     return budget(config, CONVERGED, "none")
 
 
+# The questions a joint study answers, as (method, against) pairs that study.md compares per
+# budget: (a) a DVN against a network per (task, level) of the same params, (b) against one
+# hierarchy per task (NestedNet), (d) in-place distillation against none.
+JOINT_PAIRS = [("dvn", "independent"), ("dvn", "nested"), ("dvn+ipd", "dvn")]
+
+
 def joint_study(scenario, run_budget, int8=()):
     """dvn, dvn+ipd, nested and independent on a joint scenario, 3 seeds, at run_budget."""
-    return {"seeds": 3, "int8": list(int8), "runs": [
+    return {"seeds": 3, "int8": list(int8), "pairs": JOINT_PAIRS, "runs": [
         (scenario, "dvn", run_budget),
         (scenario, "dvn+ipd", {**run_budget, **INPLACE_DISTILLATION}),
         (scenario, "nested", run_budget),

@@ -25,7 +25,7 @@ SEQUENTIAL_CONVERGED = {**CONVERGED, "epochs": 12}
 def get_study():
     """The fashion_seq_converged study."""
     run_budget = budget(fashion_seq.get_config(), SEQUENTIAL_CONVERGED, "none")
-    return {"seeds": 3, "int8": [], "runs": [
+    return {"seeds": 3, "int8": [], "pairs": [("dvn", "finetune")], "runs": [
         ("fashion_seq", "dvn", run_budget),
         ("fashion_seq", "finetune", run_budget),
     ]}
