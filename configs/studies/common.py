@@ -29,9 +29,9 @@ def three_epoch_budget(config):
     return budget(config, THREE_EPOCHS, "standard")
 
 
-def converged_budget(config):
-    """CONVERGED without augmentation, for a scenario's config."""
-    return budget(config, CONVERGED, "none")
+def converged_budget(config, epochs=CONVERGED["epochs"]):
+    """CONVERGED without augmentation (`epochs` of them), for a scenario's config."""
+    return budget(config, {**CONVERGED, "epochs": epochs}, "none")
 
 
 # The questions a joint study answers, as (method, against) pairs that study.md compares per

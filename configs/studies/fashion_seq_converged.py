@@ -17,14 +17,12 @@ Run: python -m studies --study=fashion_seq_converged --workdir=runs/study_fashio
 """
 
 from configs import fashion_seq
-from configs.studies.common import CONVERGED, budget
-
-SEQUENTIAL_CONVERGED = {**CONVERGED, "epochs": 12}
+from configs.studies.common import converged_budget
 
 
 def get_study():
     """The fashion_seq_converged study."""
-    run_budget = budget(fashion_seq.get_config(), SEQUENTIAL_CONVERGED, "none")
+    run_budget = converged_budget(fashion_seq.get_config(), epochs=12)
     return {"seeds": 3, "int8": [], "pairs": [("dvn", "finetune")], "runs": [
         ("fashion_seq", "dvn", run_budget),
         ("fashion_seq", "finetune", run_budget),
