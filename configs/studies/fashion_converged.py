@@ -6,7 +6,8 @@ ResNet-8 width 16, 6,000 training images per task, no augmentation, 20
 epochs. study.md lists each method's held-out accuracy over its last epochs,
 which shows whether it had stopped improving (issue 23).
 
-Expect one to two hours of both cores; it resumes when started again.
+It took 63 minutes with --jobs=2 on the idle 2-core CPU (2026-12-07,
+docs/studies.md); it resumes when started again.
 Run: python -m studies --study=fashion_converged --workdir=runs/study_fashion_converged
 """
 
