@@ -18,6 +18,19 @@ def base_config():
     c.sequential = False
     c.distill_temperature = 2.0
     c.distill_weight = 1.0
+    # Every stage after the first (and --from): `stage_warmup_epochs` epochs that train only the
+    # new tasks' heads and batch norms (LwF's warm-up), then the stage's other epochs train
+    # everything from a peak rate of learning_rate * stage_rate_fraction, the shared units and
+    # the old tasks' batch norms at stage_shared_rate_fraction of it (docs/training.md,
+    # "Sequential stages": a stage that restarts every variable at the peak rate can lose
+    # the old tasks in its first epoch).
+    c.stage_warmup_epochs = 1
+    c.stage_rate_fraction = 1.0
+    c.stage_shared_rate_fraction = 0.3
+    # Set by --from=RUN (dvn_tf/grow.py): the finished run this one grows, and how many of the
+    # tasks (the last ones) it adds; RUN's tasks come first.
+    c.grown_from = ml_collections.config_dict.placeholder(str)
+    c.new_tasks = 0
     c.data_dir = ml_collections.config_dict.placeholder(str)
     c.download = True  # download a dataset missing from data_dir (tfds); false: no network
     c.train_examples = ml_collections.config_dict.placeholder(int)  # per task; None: all

@@ -14,19 +14,25 @@ class SequentialTrainer(keras.Model):
     LwF (with inference-mode batch norm the distillation diverged on digits).
     `weight = 0` is fine-tuning (the teacher is not run). With
     `private_only`, only the new tasks' heads and batch norms are trained:
-    feature extraction.
+    feature extraction. `shared_rate_fraction` scales the learning rate of
+    every trained variable that is not the new tasks' own (the shared units
+    and the old tasks' batch norms).
     """
 
     def __init__(self, student, teacher, old_tasks, new_tasks, temperature=2.0, weight=1.0,
-                 private_only=False, **kwargs):
+                 private_only=False, shared_rate_fraction=1.0, **kwargs):
         super().__init__(**kwargs)
-        if temperature <= 0 or weight < 0:
-            raise ValueError(f"need temperature > 0 and weight >= 0, got "
-                             f"temperature={temperature}, weight={weight}")
+        if temperature <= 0 or weight < 0 or not 0 < shared_rate_fraction <= 1:
+            raise ValueError(f"need temperature > 0, weight >= 0 and 0 < shared_rate_fraction "
+                             f"<= 1, got temperature={temperature}, weight={weight}, "
+                             f"shared_rate_fraction={shared_rate_fraction}")
         self.student, self.teacher = student, teacher
         self.teacher.trainable = False
         self.old_tasks, self.new_tasks = list(old_tasks), list(new_tasks)
         self.temperature, self.weight, self.private_only = temperature, weight, private_only
+        private = {id(v) for v in student.task_private_variables(self.new_tasks)}
+        self.rate_scales = [1.0 if id(v) in private else shared_rate_fraction
+                            for v in self.trained_variables()]
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.distill_tracker = keras.metrics.Mean(name="distill_loss")
         self.built = True
@@ -65,7 +71,8 @@ class SequentialTrainer(keras.Model):
                 loss += self.weight * distill
             return loss
 
-        loss = optimizer_step(self.optimizer, self.trained_variables(), compute_loss)
+        loss = optimizer_step(self.optimizer, self.trained_variables(), compute_loss,
+                              self.rate_scales)
         self.loss_tracker.update_state(loss)
         return self.student.step_logs(data, self.loss_tracker, self.distill_tracker)
 

@@ -124,10 +124,11 @@ def completed_epochs(run_dir):
     return read_json(path)["epoch"] if os.path.exists(path) else 0
 
 
-def fit(model, tasks, config, run_dir):
+def fit(model, tasks, config, run_dir, eval_tasks=None):
     """Fit on the tasks' training data with per-epoch checkpoints in run_dir; return seconds trained.
 
-    A killed run resumes from its last finished epoch.
+    The held-out accuracy of eval_tasks (default: tasks) is logged after every
+    epoch. A killed run resumes from its last finished epoch.
     """
     steps = steps_per_epoch(tasks, config.batch_size)
     os.makedirs(os.path.dirname(history_path(run_dir)), exist_ok=True)
@@ -138,7 +139,7 @@ def fit(model, tasks, config, run_dir):
     model.fit(
         training_dataset(tasks, config.batch_size, config.seed),
         epochs=config.epochs, steps_per_epoch=steps, shuffle=False,
-        validation_data=evaluation_dataset(tasks, config.batch_size * 4),
+        validation_data=evaluation_dataset(eval_tasks or tasks, config.batch_size * 4),
         callbacks=[  # the history first: a kill between the two repeats a row, never loses one
             keras.callbacks.CSVLogger(history_path(run_dir), append=True),
             keras.callbacks.BackupAndRestore(os.path.join(run_dir, "checkpoints"),
@@ -212,9 +213,23 @@ def results_markdown(results):
     lines += entries_table(results["entries"])
     for stage in results.get("stages", []):
         lines += ["", f"After learning {stage['after_task']}:", ""] + entries_table(stage["entries"])
+    if "growth" in results:
+        lines += [""] + growth_lines(results["growth"])
     plan = UnitPlan(results["units"], [t["order"] for t in results["tasks"]])
     lines += ["", "Significance: levels of each task that train each unit (k - l_j(i) + 1)",
               "", "```", format_significance(plan, [t["name"] for t in results["tasks"]]),
               "```", "", f"Stored weights for every (task, level): {results['stored_params']:,}",
               f"Training time: {results['train_seconds']:.1f} s"]
     return "\n".join(lines) + "\n"
+
+
+def growth_lines(growth):
+    """Markdown: each old (task, level)'s accuracy before and after the growth."""
+    lines = [f"Grown from {growth['from']} by {', '.join(growth['new_tasks'])}:", "",
+             "| old task | level | before | after | change |", "| --- | ---: | ---: | ---: | ---: |"]
+    for row in growth["old_tasks"]:
+        lines.append(f"| {row['task']} | {row['level']} | {row['before']:.4f} | "
+                     f"{row['after']:.4f} | {100 * (row['after'] - row['before']):+.2f} pts |")
+    lines += [f"| {row['task']} | | not readable: {row['why']} | | |"
+              for row in growth["unreadable"]]
+    return lines

@@ -29,7 +29,7 @@ def run_stage(build, train_tasks, eval_tasks, config, run_dir, strategy):
 
     `build()` returns (what to fit, the DVN it trains). A finished stage is
     reloaded from run_dir/model.keras instead of trained again. `accuracy` and
-    `by_epoch` (held-out accuracy after every epoch, of the tasks trained here)
+    `by_epoch` (held-out accuracy after every epoch, measured on eval_tasks)
     are keyed by (task name, level).
     """
     os.makedirs(run_dir, exist_ok=True)
@@ -46,13 +46,13 @@ def run_stage(build, train_tasks, eval_tasks, config, run_dir, strategy):
                 jit_compile=config.jit_compile, run_eagerly=config.run_eagerly)
             # Built now, not inside the first traced step, which would then be traced twice.
             trainer.optimizer.build(trainer.trained_variables())
-        seconds = fit(trainer, train_tasks, config, run_dir)
+        seconds = fit(trainer, train_tasks, config, run_dir, eval_tasks)
         save_model(model, path)
     if not model.compiled:
         with strategy.scope():
             model.compile(run_eagerly=config.run_eagerly)
     return (model, evaluate(model, eval_tasks, config),
-            held_out_by_epoch(run_dir, train_tasks, model.levels), seconds)
+            held_out_by_epoch(run_dir, eval_tasks, model.levels), seconds)
 
 
 def level_entries(model, tasks, accuracy, by_epoch):
@@ -74,6 +74,66 @@ def run_joint(config, tasks, workdir, strategy):
                         stored_params=model.count_params())
 
 
+def stage_config(config, epochs, rate_fraction):
+    """A copy of config for one part of a stage: its epochs and its peak rate's fraction."""
+    part = config.copy_and_resolve_references()
+    part.epochs, part.learning_rate = epochs, config.learning_rate * rate_fraction
+    return part
+
+
+def sequential_trainer(config, start, teacher, old_count, new_tasks, part="stage"):
+    """A build() for a later stage: the student from `start` learns the tasks `new_tasks` (Eq. 4).
+
+    The teacher (the saved network that knows tasks 0 .. old_count - 1) is
+    distilled for method dvn; the warm-up `part` and feature extraction train
+    only the new tasks' heads and batch norms.
+    """
+    def build():
+        student, old = (keras.saving.load_model(path, compile=False) for path in (start, teacher))
+        distill = config.method == "dvn" and part == "stage"
+        trainer = SequentialTrainer(
+            student, old, old_tasks=range(old_count), new_tasks=new_tasks,
+            temperature=config.distill_temperature,
+            weight=config.distill_weight if distill else 0.0,
+            private_only=part == "warmup" or config.method == "feature_extraction",
+            shared_rate_fraction=config.stage_shared_rate_fraction, name="sequential")
+        return trainer, student
+    return build
+
+
+def run_later_stage(config, start, teacher, old_count, new_tasks, eval_tasks, run_dir, strategy):
+    """A stage that learns new_tasks over the saved network `start`: (model, accuracy, by_epoch, seconds).
+
+    `teacher` is the saved network after the previous stage (tasks 0 ..
+    old_count - 1); the new tasks follow them. With `stage_warmup_epochs`, the
+    stage's first epochs train the new tasks' heads and batch norms alone at
+    the full rate (in run_dir/warmup), so that the untrained heads' first
+    gradients do not reach the shared units; its other epochs train from
+    learning_rate * stage_rate_fraction. The held-out accuracy of eval_tasks
+    is measured after every epoch.
+    """
+    indices = list(range(old_count, old_count + len(new_tasks)))
+    warmup = 0 if config.method == "feature_extraction" else config.stage_warmup_epochs
+    if not 0 <= warmup < config.epochs:
+        raise ValueError(f"stage_warmup_epochs must be at least 0 and below epochs "
+                         f"({config.epochs}), got {config.stage_warmup_epochs}")
+    seconds = 0.0
+    if warmup:
+        print(f"Warm-up: {warmup} epoch(s) of the heads and batch norms of "
+              f"{', '.join(t.name for t in new_tasks)} alone")
+        warmup_dir = os.path.join(run_dir, "warmup")
+        *_, seconds = run_stage(sequential_trainer(config, start, teacher, old_count, indices,
+                                                   "warmup"),
+                                new_tasks, eval_tasks, stage_config(config, warmup, 1.0),
+                                warmup_dir, strategy)
+        start = os.path.join(warmup_dir, "model.keras")
+    model, accuracy, by_epoch, stage_seconds = run_stage(
+        sequential_trainer(config, start, teacher, old_count, indices), new_tasks, eval_tasks,
+        stage_config(config, config.epochs - warmup, config.stage_rate_fraction),
+        run_dir, strategy)
+    return model, accuracy, by_epoch, seconds + stage_seconds
+
+
 def run_sequential(config, tasks, workdir, strategy):
     """One stage per task, in task order; the final model is saved as workdir/model.keras.
 
@@ -81,24 +141,18 @@ def run_sequential(config, tasks, workdir, strategy):
     """
     stages, seconds, previous = [], 0.0, None
     for index, task in enumerate(tasks):
-        def build(previous=previous, index=index):
-            if previous is None:
-                model = make_model(config, tasks)
-                return model, model
-            student, teacher = (keras.saving.load_model(previous, compile=False) for _ in "st")
-            distill = config.method == "dvn"
-            trainer = SequentialTrainer(
-                student, teacher, old_tasks=range(index), new_tasks=[index],
-                temperature=config.distill_temperature,
-                weight=config.distill_weight if distill else 0.0,
-                private_only=config.method == "feature_extraction", name="sequential")
-            return trainer, student
-
         print(f"Stage {index + 1} of {len(tasks)}: learning task {task.name!r}")
         run_dir = os.path.join(workdir, f"stage{index + 1}_{task.name}")
         learned = tasks[:index + 1]
-        model, accuracy, by_epoch, stage_seconds = run_stage(build, [task], learned, config,
-                                                             run_dir, strategy)
+        if previous is None:
+            def build():
+                model = make_model(config, tasks)
+                return model, model
+            model, accuracy, by_epoch, stage_seconds = run_stage(build, [task], learned, config,
+                                                                 run_dir, strategy)
+        else:
+            model, accuracy, by_epoch, stage_seconds = run_later_stage(
+                config, previous, previous, index, [task], learned, run_dir, strategy)
         seconds += stage_seconds
         stages.append({"after_task": task.name,
                        "entries": level_entries(model, learned, accuracy, by_epoch)})

@@ -22,17 +22,22 @@ def distillation_loss(student_logits, teacher_logits, temperature):
     return temperature ** 2 * ops.mean(per_example)
 
 
-def optimizer_step(optimizer, variables, compute_loss):
+def optimizer_step(optimizer, variables, compute_loss, rate_scales=None):
     """Run compute_loss() under a tape, step the optimizer on the variables it reaches, return the loss.
 
     The loss is divided by the replicas in sync (each replica's gradients are
     summed) and scaled when the optimizer is a LossScaleOptimizer.
+    `rate_scales` (one number per variable) multiplies each variable's
+    gradient: under SGD with momentum, its learning rate.
     """
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
     with tf.GradientTape() as tape:
         loss = compute_loss()
         scaled_loss = optimizer.scale_loss(loss / replicas)
     gradients = tape.gradient(scaled_loss, variables)
+    if rate_scales is not None:
+        gradients = [g if g is None or scale == 1 else g * scale
+                     for g, scale in zip(gradients, rate_scales)]
     used = [(g, v) for g, v in zip(gradients, variables) if g is not None]
     optimizer.apply([g for g, _ in used], [v for _, v in used])
     return loss

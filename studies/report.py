@@ -68,35 +68,45 @@ def mean_results(label, done):
 
 
 def stage_lines(label, done):
-    """Rows of each old task's accuracy after every stage and its forgetting (first - last)."""
+    """Rows of each old task's accuracy after every stage and its forgetting (first - last),
+    and rows of the forgetting of every seed in points."""
     stages = [[s["entries"] for s in results["stages"]] for _, results, _ in done]
-    lines = []
+    lines, seed_lines = [], []
     for first in stages[0][0]:
         key = (first["task"], first["level"])
         per_seed = [[next(e["accuracy"] for e in stage if (e["task"], e["level"]) == key)
                      for stage in run] for run in stages]
         after = [mean_cell(list(column)) for column in zip(*per_seed)]
-        forgetting = mean_cell([run[0] - run[-1] for run in per_seed], signed=True)
+        forgotten = [run[0] - run[-1] for run in per_seed]
         lines.append(f"| {label} | {key[0]} | {key[1]} | " + " | ".join(after)
-                     + f" | {forgetting} |")
-    return lines, len(stages[0])
+                     + f" | {mean_cell(forgotten, signed=True)} |")
+        seed_lines.append(f"| {label} | {key[0]} | {key[1]} | "
+                          + ", ".join(f"{seed}: {100 * points:.1f}"
+                                       for (seed, _, _), points in zip(done, forgotten))
+                          + f" | {100 * max(forgotten):.1f} |")
+    return lines, seed_lines, len(stages[0])
 
 
 def stages_section(runs):
-    """The old tasks' accuracy after every stage, for the sequential runs."""
+    """The old tasks' accuracy after every stage, and the forgetting of every seed, for the
+    sequential runs."""
     sequential = [(label, done) for label, done in runs if "stages" in done[0][1]]
     if not sequential:
         return []
-    rows, count = [], 0
+    rows, seed_rows, count = [], [], 0
     for label, done in sequential:
-        lines, count = stage_lines(label, done)
+        lines, seed_lines, count = stage_lines(label, done)
         rows += lines
+        seed_rows += seed_lines
     return (["### Accuracy after every stage and forgetting", "",
              "Forgetting: accuracy after learning the task minus after the last stage, per "
              "seed (positive: forgotten).", "",
              "| method | task | level | " + " | ".join(f"after stage {i + 1}" for i in range(count))
              + " | forgetting |", "| --- | --- | ---: |" + " ---: |" * (count + 1)]
-            + rows + [""])
+            + rows + ["", "Forgetting of every seed, in points (seed: points), and the worst "
+                      "seed's:", "", "| method | task | level | per seed | worst |",
+                      "| --- | --- | ---: | --- | ---: |"]
+            + seed_rows + [""])
 
 
 def pairs_section(means, study):
