@@ -47,14 +47,22 @@ def scenario_from_argv(argv):
 
     Without one, `images` when --images is given, else the default scenario.
     """
-    for i, arg in enumerate(argv):
-        if arg.startswith("--scenario="):
-            return arg.split("=", 1)[1]
-        if arg == "--scenario" and i + 1 < len(argv):
-            return argv[i + 1]
+    scenario = flag_value(argv, "scenario")
+    if scenario is not None:
+        return scenario
     if any(arg == "--images" or arg.startswith("--images=") for arg in argv):
         return IMAGES_SCENARIO
     return DEFAULT_SCENARIO
+
+
+def flag_value(argv, name):
+    """The value of --NAME=VALUE or --NAME VALUE in argv, read before flags are defined, or None."""
+    for i, arg in enumerate(argv):
+        if arg.startswith(f"--{name}="):
+            return arg.split("=", 1)[1]
+        if arg == f"--{name}" and i + 1 < len(argv):
+            return argv[i + 1]
+    return None
 
 
 def known_scenarios():
@@ -69,6 +77,22 @@ def load_scenario_config(name):
     if name not in known:
         fail(f"unknown scenario {name!r}; choose one of: {', '.join(known)}")
     return importlib.import_module(f"configs.{name}").get_config()
+
+
+def finished_run_config(run, argv):
+    """The config of the finished run that --from=RUN grows: RUN's saved fields over its
+    scenario's defaults, for the command line's --config overrides to apply to."""
+    from dvn_tf.grow import GrowError, finished_run_config as saved_config
+    if flag_value(argv, "scenario") is not None:
+        fail(f"--from={run} trains RUN's scenario; drop --scenario")
+    try:
+        saved = saved_config(run)
+    except GrowError as error:
+        fail(str(error))
+    config = load_scenario_config(saved["scenario"])
+    for key, value in saved.items():
+        config[key] = value
+    return config
 
 
 def check_writable(workdir):
@@ -142,14 +166,19 @@ def train_and_report(config, workdir):
     if not strategy.extended.should_checkpoint:  # a non-chief worker: the chief writes workdir
         workdir = private_copy(workdir)
     experiment.set_precision(config)
-    tasks = load_tasks(config, workdir)
-    write_text_atomically(os.path.join(workdir, "config.json"), config.to_json(indent=2))
-    print(f"{config.scenario}: method {config.method}, tasks "
-          f"{', '.join(t.name for t in tasks)}, backbone {config.backbone}, k={config.units}")
-    expected = expected_time_line(config, tasks)
-    if expected:
-        print(expected)
-    results = run_method(config, tasks, workdir, strategy)
+    if config.get("grown_from"):
+        from dvn_tf.grow import run_grown
+        write_text_atomically(os.path.join(workdir, "config.json"), config.to_json(indent=2))
+        results = run_grown(config, workdir, strategy)
+    else:
+        tasks = load_tasks(config, workdir)
+        write_text_atomically(os.path.join(workdir, "config.json"), config.to_json(indent=2))
+        print(f"{config.scenario}: method {config.method}, tasks "
+              f"{', '.join(t.name for t in tasks)}, backbone {config.backbone}, k={config.units}")
+        expected = expected_time_line(config, tasks)
+        if expected:
+            print(expected)
+        results = run_method(config, tasks, workdir, strategy)
     markdown = experiment.results_markdown(results)
     write_text_atomically(os.path.join(workdir, "results.json"), json.dumps(results, indent=2))
     write_text_atomically(os.path.join(workdir, "results.md"), markdown)
@@ -157,15 +186,24 @@ def train_and_report(config, workdir):
     return results
 
 
-def prepare_images(config, workdir, image_flags):
-    """Set the tasks of --images and decode the folders that the workdir does not hold yet.
+def prepare_images(config, workdir, image_flags, grown_from=None, task_flags=()):
+    """Set the tasks of --images (and --from, --task) and decode the folders that the workdir
+    does not hold yet.
 
     Every check (task names, folder layouts, readable images, the workdir's
-    run) comes before anything is written; returns the PreparedFolders to save.
+    run, what --from allows) comes before anything is written; returns the
+    PreparedFolders to save.
     """
     from dvn_tf.data.folder_cache import FolderError, image_flag_tasks, prepare_folders
+    from dvn_tf.grow import GrowError, finished_run_config as saved_config, grow_config
     try:
-        if image_flags:
+        if grown_from:
+            new_specs = image_flag_tasks(image_flags or ()) + [task_spec(t) for t in task_flags]
+            grow_config(config, grown_from, saved_config(grown_from), new_specs, workdir)
+        elif task_flags:
+            fail("--task adds a task to a finished run: use it with --from=RUN (a scenario's "
+                 "tasks are --config.tasks)")
+        elif image_flags:
             if config.scenario != IMAGES_SCENARIO:
                 fail(f"--images sets the tasks of the {IMAGES_SCENARIO} scenario; drop "
                      f"--scenario={config.scenario}")
@@ -176,8 +214,20 @@ def prepare_images(config, workdir, image_flags):
         decodes = prepare_folders(config, workdir)
         check_same_run(config, workdir)
         return [decode() for decode in decodes]
-    except FolderError as error:
+    except (FolderError, GrowError) as error:
         fail(str(error))
+
+
+def task_spec(text):
+    """The task spec dict of a --task=JSON value."""
+    try:
+        spec = json.loads(text)
+    except json.JSONDecodeError as error:
+        fail(f"--task={text}: not JSON ({error.msg}); pass e.g. --task='{{\"name\": "
+             f"\"shoes\", \"dataset\": \"fashion_mnist\", \"classes\": [5, 7, 9]}}'")
+    if not isinstance(spec, dict) or not {"name", "dataset"} <= set(spec):
+        fail(f"--task={text}: a task spec is a JSON object with at least name and dataset")
+    return spec
 
 
 def main(argv):
@@ -189,7 +239,8 @@ def main(argv):
         fail(f"unexpected arguments {argv[1:]}; flags look like --scenario=NAME --config.KEY=VALUE")
     config = flags.FLAGS.config
     workdir = flags.FLAGS.workdir or os.path.join("runs", config.scenario)
-    prepared = prepare_images(config, workdir, flags.FLAGS.images)
+    prepared = prepare_images(config, workdir, flags.FLAGS.images, flags.FLAGS["from"].value,
+                              flags.FLAGS.task or ())
     check_writable(workdir)
     for folder in prepared:
         folder.save()
@@ -210,8 +261,16 @@ def cli():
     from absl import app, flags
     from ml_collections import config_flags
 
-    config = load_scenario_config(scenario_from_argv(sys.argv[1:]))
+    grown_from = flag_value(sys.argv[1:], "from")
+    config = (finished_run_config(grown_from, sys.argv[1:]) if grown_from
+              else load_scenario_config(scenario_from_argv(sys.argv[1:])))
     flags.DEFINE_string("scenario", DEFAULT_SCENARIO, "Scenario: a module in configs/.")
+    flags.DEFINE_string(
+        "from", None, "A finished run's workdir: add the tasks of --images and --task to it "
+        "as a sequential stage (Eq. 4), into a new --workdir; RUN is never written.")
+    flags.DEFINE_multi_string(
+        "task", None, "With --from: a task spec as JSON, as in a config (e.g. a tfds dataset); "
+        "repeatable.")
     flags.DEFINE_string("workdir", None, "Output directory (default runs/SCENARIO).")
     flags.DEFINE_multi_string(
         "images", None, "[NAME=]PATH of a folder with one sub-folder of images per class "

@@ -26,14 +26,18 @@ def cyclic_order(task_unit, k):
 
 
 def virtual_network_orders(num_tasks, k, rule="nearest"):
-    """One order of the k units per task; task j (0-based) starts with unit j + 1."""
+    """One order of the k units per task; task j (0-based) starts with unit (j mod k) + 1.
+
+    Tasks beyond the k-th (a task added to a finished run, docs/choices.md)
+    start again at unit 1, so task j's order is task (j - k)'s.
+    """
     if rule not in ORDER_RULES:
         raise ValueError(f"order rule must be one of {ORDER_RULES}, got {rule!r}")
-    if not 1 <= num_tasks <= k:
-        raise ValueError(
-            f"need 1 <= num_tasks <= units, got num_tasks={num_tasks}, units={k}")
+    if num_tasks < 1 or k < 1:
+        raise ValueError(f"need num_tasks >= 1 and units >= 1, got num_tasks={num_tasks}, "
+                         f"units={k}")
     make = nearest_order if rule == "nearest" else cyclic_order
-    return [make(task + 1, k) for task in range(num_tasks)]
+    return [make(task % k + 1, k) for task in range(num_tasks)]
 
 
 def group_sizes(width, k, fractions=None, multiple=1):

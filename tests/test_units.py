@@ -17,6 +17,16 @@ def test_order_tables(k, rule, expected):
     assert virtual_network_orders(k, k, rule) == expected
 
 
+@pytest.mark.parametrize("rule", ["nearest", "cyclic"])
+def test_tasks_beyond_the_kth_start_again_at_unit_one(rule):
+    # A task added to a finished run of k tasks (python -m dvn_tf.train --from=RUN).
+    orders = virtual_network_orders(7, 3, rule)
+    assert orders[:3] == virtual_network_orders(3, 3, rule)
+    assert orders[3:6] == orders[:3] and orders[6] == orders[0]
+    with pytest.raises(ValueError, match="num_tasks=0"):
+        virtual_network_orders(0, 3, rule)
+
+
 def test_cyclic_gives_every_unit_the_same_number_of_memberships():
     plan = UnitPlan.from_rule(4, 4, "cyclic")
     totals = [sum(row[u] for row in plan.significance()) for u in range(4)]

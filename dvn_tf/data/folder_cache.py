@@ -79,6 +79,12 @@ def folder_specs(config):
     return [spec for spec in config.tasks if spec["dataset"] == FOLDER_DATASET]
 
 
+def decoding_workdir(spec, workdir):
+    """Where a folder task's images are decoded: the spec's `workdir` (a task kept from the
+    run that a grown run grows, dvn_tf/grow.py), else the run's own."""
+    return spec.get("workdir") or workdir
+
+
 def image_flag_tasks(values):
     """Task specs of `--images=[NAME=]PATH` values: one per folder, two for a GROUP/CLASS tree.
 
@@ -151,7 +157,7 @@ def prepare_folders(config, workdir, log=print):
     folder that is gone is read from the workdir's cache. Raises FolderError.
     """
     check_task_names(config.tasks)
-    specs = folder_specs(config)
+    specs = [spec for spec in folder_specs(config) if not spec.get("workdir")]
     roots = sorted({root_of(spec) for spec in specs})
     trees = {root: scan(root) for root in roots
              if os.path.isdir(root) or not _cached_sizes(workdir, root)}
@@ -187,8 +193,9 @@ def run_channels(config, workdir):
     weights (`init_from`), else 1: a DVN has one stem for every task."""
     if config.get("init_from"):
         return 3
-    return max(read_prepared(cache_directory(workdir, root_of(spec), image_size_of(spec, config)))
-               .index["channels"] for spec in folder_specs(config))
+    return max(read_prepared(cache_directory(decoding_workdir(spec, workdir), root_of(spec),
+                                             image_size_of(spec, config))).index["channels"]
+               for spec in folder_specs(config))
 
 
 def _check_granularity(spec, tree):

@@ -17,8 +17,9 @@ import tensorflow as tf
 
 from dvn_tf.data import augment
 from dvn_tf.data.base import TaskData
-from dvn_tf.data.folder_cache import (cache_directory, image_size_of, prepare_folders,
-                                      read_prepared, root_of, run_channels)
+from dvn_tf.data.folder_cache import (FolderError, cache_directory, decoding_workdir,
+                                      image_size_of, prepare_folders, read_prepared, root_of,
+                                      run_channels)
 from dvn_tf.data.normalization import PIXEL_SCALE, normalizer
 from dvn_tf.files import read_json, write_text_atomically
 
@@ -27,19 +28,28 @@ SHOWN_CLASSES = 20  # rows of the per-class split printed
 
 
 def load_folder_task(spec, config, workdir):
-    """The TaskData of a folder task spec; decodes the folder into workdir first if need be."""
-    for decode in prepare_folders(config, workdir):
-        decode().save()
+    """The TaskData of a folder task spec; decodes the folder into workdir first if need be.
+
+    A spec with its own `workdir`, `seed` and `holdout` (a task kept by a grown
+    run) is read from that workdir's cache with that split, and decodes nothing.
+    """
+    if not spec.get("workdir"):
+        for decode in prepare_folders(config, workdir):
+            decode().save()
     root, size = root_of(spec), image_size_of(spec, config)
-    prepared = read_prepared(cache_directory(workdir, root, size))
+    directory = cache_directory(decoding_workdir(spec, workdir), root, size)
+    prepared = read_prepared(directory)
+    if prepared is None:
+        raise FolderError(f"task {spec['name']!r}: no decoded images in {directory}")
     index = prepared.index
     fine = np.asarray(index["class_of_file"], np.int32)
     if spec.get("granularity") == "coarse":
         labels, names = np.asarray(index["group_of_class"], np.int32)[fine], index["groups"]
     else:
         labels, names = fine, index["classes"]
-    holdout = config.get("holdout", 0.2)
-    train_ids, test_ids, split_source = held_out_split(index, fine, config.seed, holdout)
+    holdout = spec.get("holdout", config.get("holdout", 0.2))
+    train_ids, test_ids, split_source = held_out_split(index, fine, spec.get("seed", config.seed),
+                                                       holdout)
     channels = run_channels(config, workdir)
     mean, std, statistics_source = _normalization(prepared, train_ids, channels,
                                                   f"{split_source}, {channels} channels")
