@@ -26,7 +26,7 @@ def base_config():
     # the old tasks in its first epoch).
     c.stage_warmup_epochs = 1
     c.stage_rate_fraction = 1.0
-    c.stage_shared_rate_fraction = 0.3
+    c.stage_shared_rate_fraction = 0.5
     # Set by --from=RUN (dvn_tf/grow.py): the finished run this one grows, and how many of the
     # tasks (the last ones) it adds; RUN's tasks come first.
     c.grown_from = ml_collections.config_dict.placeholder(str)

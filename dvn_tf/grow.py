@@ -67,9 +67,9 @@ def grow_config(config, run, saved, new_specs, workdir):
     if new_dir == run or new_dir.startswith(run + os.sep):
         raise GrowError(f"--workdir={workdir} is inside --from={run}, which is never written; "
                         f"pass a new --workdir")
-    changed = [f"{field}={config.get(field)!r} (RUN has {saved.get(field)!r})"
+    changed = [f"{field}={config.get(field)!r} (RUN has {saved[field]!r})"
                for field in ARCHITECTURE
-               if _plain(config.get(field)) != _plain(saved.get(field))]
+               if field in saved and _plain(config.get(field)) != _plain(saved[field])]
     if changed:
         raise GrowError(f"a grown run keeps the network of {run}: drop --config."
                         f"{'; --config.'.join(changed)}")

@@ -106,17 +106,19 @@ def run_later_stage(config, start, teacher, old_count, new_tasks, eval_tasks, ru
 
     `teacher` is the saved network after the previous stage (tasks 0 ..
     old_count - 1); the new tasks follow them. With `stage_warmup_epochs`, the
-    stage's first epochs train the new tasks' heads and batch norms alone at
-    the full rate (in run_dir/warmup), so that the untrained heads' first
-    gradients do not reach the shared units; its other epochs train from
-    learning_rate * stage_rate_fraction. The held-out accuracy of eval_tasks
+    stage's first epochs (at most epochs - 1) train the new tasks' heads and
+    batch norms alone at the full rate (in run_dir/warmup); its other epochs
+    train everything from learning_rate * stage_rate_fraction, all but the
+    new tasks' own variables at stage_shared_rate_fraction of that. The held-out accuracy of eval_tasks
     is measured after every epoch.
     """
     indices = list(range(old_count, old_count + len(new_tasks)))
-    warmup = 0 if config.method == "feature_extraction" else config.stage_warmup_epochs
-    if not 0 <= warmup < config.epochs:
-        raise ValueError(f"stage_warmup_epochs must be at least 0 and below epochs "
-                         f"({config.epochs}), got {config.stage_warmup_epochs}")
+    if config.stage_warmup_epochs < 0:
+        raise ValueError(f"stage_warmup_epochs must be at least 0, got "
+                         f"{config.stage_warmup_epochs}")
+    # The warm-up leaves at least one epoch to the whole network: a 1-epoch stage has none.
+    warmup = (0 if config.method == "feature_extraction"
+              else min(config.stage_warmup_epochs, config.epochs - 1))
     seconds = 0.0
     if warmup:
         print(f"Warm-up: {warmup} epoch(s) of the heads and batch norms of "

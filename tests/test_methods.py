@@ -35,6 +35,36 @@ def test_distillation_loss_is_zero_only_when_student_matches_teacher():
     assert float(distillation_loss(logits[::-1], logits, 2.0)) > 0.1
 
 
+def one_step_updates(shared_rate_fraction):
+    """[(change, whether the new task's own)] of every trainable variable after one SGD step of
+    a later stage on a small DVN."""
+    import keras
+
+    from dvn_tf.distillation import SequentialTrainer
+    from test_export_helpers import small_dvn
+
+    student, teacher = (small_dvn("resnet-8", num_tasks=2, units=2, seed=1) for _ in "st")
+    trainer = SequentialTrainer(student, teacher, old_tasks=[0], new_tasks=[1],
+                                shared_rate_fraction=shared_rate_fraction)
+    trainer.compile(optimizer=keras.optimizers.SGD(0.1), run_eagerly=True)
+    rng = np.random.default_rng(0)
+    batch = {"t1": (rng.normal(size=(4, 8, 8, 3)).astype("float32"), np.array([0, 1, 2, 3]))}
+    before = [np.array(v) for v in student.trainable_variables]
+    trainer.train_on_batch(batch)
+    own = {id(v) for v in student.task_private_variables([1])}
+    return [(np.array(v) - start, id(v) in own)
+            for v, start in zip(student.trainable_variables, before)]
+
+
+def test_a_later_stage_steps_the_shared_units_at_their_fraction_of_the_rate():
+    full, slow = one_step_updates(1.0), one_step_updates(0.3)
+    moved = [(index, own) for index, (change, own) in enumerate(full) if np.abs(change).max() > 0]
+    assert {own for _, own in moved} == {True, False}  # both kinds of variable learn
+    for index, own in moved:
+        expected = full[index][0] * (1.0 if own else 0.3)
+        np.testing.assert_allclose(slow[index][0], expected, rtol=1e-3, atol=1e-6)
+
+
 def sequential_config(**overrides):
     """digits_seq as the session's `digits_seq_run` trained it, with overrides."""
     config = digits_seq.get_config()
@@ -59,8 +89,9 @@ def test_dvn_keeps_the_old_task_and_finetuning_forgets_it(digits_seq_run, tmp_pa
     assert max(drops.values()) <= 0.03, drops
     assert all(after_both[("high", level)] >= 0.95 for level in (1, 2)), after_both
 
-    # The same stage 1, then stage 2 without distillation.
-    finetune = run(sequential_config(method="finetune"),
+    # The same stage 1, then stage 2 without distillation, every variable from the peak rate.
+    finetune = run(sequential_config(method="finetune", stage_warmup_epochs=0,
+                                     stage_shared_rate_fraction=1.0),
                    from_its_first_stage(digits_seq_run, tmp_path))
     assert "Resuming" not in capsys.readouterr().out.split("Stage 2")[0]
     ft_first, ft_both = (accuracies(s["entries"]) for s in finetune["stages"])
@@ -84,7 +115,7 @@ def test_a_finished_stage_is_reloaded_and_a_killed_one_resumes(digits_seq_run, t
     capsys.readouterr()
     again = run(sequential_config(), str(tmp_path))
     out = capsys.readouterr().out
-    epochs = SEQUENTIAL_RUN["epochs"]
+    epochs = SEQUENTIAL_RUN["epochs"] - 1  # stage 2's first epoch is its warm-up
     assert f"Resuming from epoch {epochs} of {epochs}" in out
     assert out.count(f"Epoch 1/{epochs}") == 0
     assert accuracies(again["entries"]) == accuracies(first["entries"])
