@@ -25,12 +25,13 @@ SEQUENTIAL_METHODS = ("dvn", "finetune", "feature_extraction", "nested", "indepe
 
 
 def run_stage(build, train_tasks, eval_tasks, config, run_dir, strategy):
-    """Train one model in run_dir (resuming a killed run): (model, accuracy, by_epoch, seconds).
+    """Train one model in run_dir (resuming a killed run): (model, evaluation, by_epoch, seconds).
 
     `build()` returns (what to fit, the DVN it trains). A finished stage is
-    reloaded from run_dir/model.keras instead of trained again. `accuracy` and
-    `by_epoch` (held-out accuracy after every epoch, of the tasks trained here)
-    are keyed by (task name, level).
+    reloaded from run_dir/model.keras instead of trained again. `evaluation`
+    (experiment.evaluate: accuracy and per-class results) and `by_epoch`
+    (held-out accuracy after every epoch, of the tasks trained here) are keyed
+    by (task name, level).
     """
     os.makedirs(run_dir, exist_ok=True)
     path = os.path.join(run_dir, "model.keras")
@@ -55,9 +56,9 @@ def run_stage(build, train_tasks, eval_tasks, config, run_dir, strategy):
             held_out_by_epoch(run_dir, train_tasks, model.levels), seconds)
 
 
-def level_entries(model, tasks, accuracy, by_epoch):
+def level_entries(model, tasks, evaluation, by_epoch):
     """Results entries for every level of the given tasks of a DVN (no curve: [])."""
-    return [entry(model, task.name, level, accuracy[(task.name, level)],
+    return [entry(model, task.name, level, evaluation[(task.name, level)],
                   by_epoch.get((task.name, level), []))
             for task in tasks for level in model.levels]
 
@@ -68,9 +69,9 @@ def run_joint(config, tasks, workdir, strategy):
         model = make_model(config, tasks)
         return model, model
 
-    model, accuracy, by_epoch, seconds = run_stage(build, tasks, tasks, config, workdir, strategy)
+    model, evaluation, by_epoch, seconds = run_stage(build, tasks, tasks, config, workdir, strategy)
     return results_dict(config, tasks, model.plan.orders,
-                        level_entries(model, tasks, accuracy, by_epoch), seconds,
+                        level_entries(model, tasks, evaluation, by_epoch), seconds,
                         stored_params=model.count_params())
 
 
@@ -97,11 +98,11 @@ def run_sequential(config, tasks, workdir, strategy):
         print(f"Stage {index + 1} of {len(tasks)}: learning task {task.name!r}")
         run_dir = os.path.join(workdir, f"stage{index + 1}_{task.name}")
         learned = tasks[:index + 1]
-        model, accuracy, by_epoch, stage_seconds = run_stage(build, [task], learned, config,
+        model, evaluation, by_epoch, stage_seconds = run_stage(build, [task], learned, config,
                                                              run_dir, strategy)
         seconds += stage_seconds
         stages.append({"after_task": task.name,
-                       "entries": level_entries(model, learned, accuracy, by_epoch)})
+                       "entries": level_entries(model, learned, evaluation, by_epoch)})
         previous = os.path.join(run_dir, "model.keras")
     save_model(model, os.path.join(workdir, "model.keras"))
     return results_dict(config, tasks, model.plan.orders, stages[-1]["entries"], seconds,
@@ -134,14 +135,14 @@ def run_members(config, tasks, workdir, strategy):
                 return model, model
 
             print(f"{config.method}: training {name}")
-            model, accuracy, by_epoch, member_seconds = run_stage(
+            model, evaluation, by_epoch, member_seconds = run_stage(
                 build, [task], [task], config, os.path.join(workdir, "members", name), strategy)
             seconds += member_seconds
             stored += model.count_params()
             if as_level is None:
-                entries += level_entries(model, [task], accuracy, by_epoch)
+                entries += level_entries(model, [task], evaluation, by_epoch)
             else:
-                entries.append(entry(model, task.name, 1, accuracy[(task.name, 1)],
+                entries.append(entry(model, task.name, 1, evaluation[(task.name, 1)],
                                      by_epoch.get((task.name, 1), []), as_level))
     return results_dict(config, tasks, [full_order] * len(tasks), entries, seconds,
                         stored_params=stored)
