@@ -113,8 +113,6 @@ class Manifest:
 
     def worst_class(self, model):
         """(label, recall) of a model's class of lowest held-out recall; None if it has none."""
-        if model.per_class_recall is None:
-            return None
         worst = worst_class(model.per_class_recall)
         if worst is None:
             return None

@@ -42,6 +42,9 @@ def per_class(confusion):
 
 
 def worst_class(recalls):
-    """Index of the class of lowest recall, classes of None recall skipped; None if none is known."""
-    known = [(value, index) for index, value in enumerate(recalls) if value is not None]
+    """Index of the first class of lowest recall, None recalls skipped; None if none is known.
+
+    `recalls` may itself be None (a manifest entry without per_class_recall).
+    """
+    known = [(value, index) for index, value in enumerate(recalls or ()) if value is not None]
     return min(known)[1] if known else None
