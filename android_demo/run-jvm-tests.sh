@@ -11,6 +11,7 @@ out_dir="$demo_dir/build/jvm-tests"
 fixture="$repo_dir/tests/fixtures/policy_vectors.json"
 joint_fixture="$repo_dir/tests/fixtures/joint_ladder_vectors.json"
 shared_export="$repo_dir/tests/fixtures/shared_export"
+per_class_fixture="$repo_dir/tests/fixtures/per_class_recall"
 junit_jar=/usr/share/java/junit4.jar
 hamcrest_jar=/usr/share/java/hamcrest-core.jar
 json_jar=/usr/share/java/com.android.json.jar  # org.json as Android ships it
@@ -55,7 +56,8 @@ mapfile -t test_classes < <(cd "$out_dir/test" && find . -name '*Test.class' | s
 [[ ${#test_classes[@]} -gt 0 ]] || { echo "error: no test classes found." >&2; exit 1; }
 
 set +e
-java -Ddvn.policyVectors="$fixture" -Ddvn.jointVectors="$joint_fixture" -Ddvn.sharedExport="$shared_export" -cp "$out_dir/test:$out_dir/main:$classpath" \
+java -Ddvn.policyVectors="$fixture" -Ddvn.jointVectors="$joint_fixture" -Ddvn.sharedExport="$shared_export" \
+  -Ddvn.perClassFixture="$per_class_fixture" -cp "$out_dir/test:$out_dir/main:$classpath" \
   org.junit.runner.JUnitCore "${test_classes[@]}" | tee "$out_dir/junit-output.txt"
 status=${PIPESTATUS[0]}
 set -e

@@ -2,9 +2,12 @@
 
     python -m dvn_runtime --models DIR/tflite --task NAME [NAME ...] --image FILE [FILE ...]
     python -m dvn_runtime --models DIR/tflite --task NAME [NAME ...] --simulate-memory 300MB,80MB,...
+    python -m dvn_runtime --models DIR/tflite --task NAME --evaluate FOLDER
 
 With several tasks, one process serves them all under one memory budget
 (dvn_runtime/multitask.py): every image is classified for every task.
+`--evaluate` runs every level of one task over FOLDER/CLASS/* images
+(dvn_runtime/evaluate.py) and prints recall per class and accuracy per level.
 """
 
 import argparse
@@ -14,6 +17,7 @@ import re
 import sys
 import time
 
+from dvn_runtime.evaluate import evaluate_folder
 from dvn_runtime.manifest import load_manifest
 from dvn_runtime.model import ModelLoadError
 from dvn_runtime.multitask import MultiTaskRuntime
@@ -92,6 +96,9 @@ def _build_parser():
     parser.add_argument("--simulate-memory", metavar="VALUES_OR_FILE",
                         help=("memory trace to replay: '300MB,120MB,...' or a file with one value "
                               "per line; units B, kB, MB, GB, KiB, MiB, GiB"))
+    parser.add_argument("--evaluate", metavar="FOLDER", help=(
+        "run every level of the task over FOLDER/CLASS/* images (CLASS: the task's labels) and "
+        "print recall per class and accuracy per level"))
     parser.add_argument("--margin", type=float, default=0.10, metavar="FRACTION",
                         help="extra fraction of a level's arena a level needs (default 0.10)")
     parser.add_argument("--margin-bytes", type=_memory_argument, default=0, metavar="BYTES",
@@ -116,8 +123,16 @@ def main(argv=None):
     """Runs the CLI; returns the exit status. Errors are one line on stderr."""
     try:
         args = _build_parser().parse_args(argv)
+        if args.evaluate is not None:
+            if args.image or args.simulate_memory or len(args.task) > 1:
+                raise ValueError("--evaluate FOLDER takes one --task and no --image or "
+                                 "--simulate-memory")
+            manifest = load_manifest(args.models)
+            evaluate_folder(manifest, args.task[0], args.evaluate, num_threads=args.threads)
+            return 0
         if not args.image and not args.simulate_memory:
-            raise ValueError("give --image FILE ... or --simulate-memory VALUES_OR_FILE")
+            raise ValueError("give --image FILE ..., --simulate-memory VALUES_OR_FILE or "
+                             "--evaluate FOLDER")
         if args.interval is not None and args.interval <= 0:
             raise ValueError(f"--interval must be > 0 seconds, got {args.interval}")
         logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,

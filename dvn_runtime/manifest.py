@@ -3,13 +3,16 @@
 Format 1 is the per-level layout (a file per (task, level)); format 2 the
 shared layout: ``files`` lists the shared file(s), and each model names its
 ``file`` and ``signature``, with the sha256 and bytes of the signature's
-cut-out (dvn_runtime/cutout.py), which is what gets loaded.
+cut-out (dvn_runtime/cutout.py), which is what gets loaded. A model may carry
+``per_class_recall`` (optional: older exports have none).
 """
 
 import dataclasses
 import json
 import os
 import re
+
+from dvn_runtime.per_class import worst_class
 
 MANIFEST_NAME = "manifest.json"
 FORMATS = {1: "per-level", 2: "shared"}  # format -> layout
@@ -68,6 +71,9 @@ class ModelInfo:
     latency_ms: float
     arena_bytes: int
     signature: object = None  # the signature key in a shared file; None for a per-level file
+    # Held-out recall of each class in logit order (None: a class with no held-out example);
+    # None when the manifest has none (an export made before per-class recall existed).
+    per_class_recall: object = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,6 +110,13 @@ class Manifest:
     def costs(self, task):
         """{level: arena_bytes} of one task: the memory costs for BudgetPolicy."""
         return {level: m.arena_bytes for level, m in self.models_for(task).items()}
+
+    def worst_class(self, model):
+        """(label, recall) of a model's class of lowest held-out recall; None if it has none."""
+        worst = worst_class(model.per_class_recall)
+        if worst is None:
+            return None
+        return self.task(model.task).labels[worst], model.per_class_recall[worst]
 
     def path(self, model):
         """Absolute path of a model's file."""
@@ -216,7 +229,7 @@ def _check_file_fields(values, where):
 def _parse_model(raw, where, tasks, files):
     _require(isinstance(raw, dict), f"{where} must be an object")
     values = {f.name: _get(raw, f.name, f.type, where) for f in dataclasses.fields(ModelInfo)
-              if f.name != "signature"}
+              if f.name not in ("signature", "per_class_recall")}
     if files:
         values["signature"] = _get(raw, "signature", str, where)
         _require(values["file"] in files,
@@ -224,10 +237,21 @@ def _parse_model(raw, where, tasks, files):
     _require(values["task"] in tasks,
              f"{where}.task {values['task']!r} is not one of the tasks {list(tasks)}")
     _require(values["level"] >= 1, f"{where}.level must be >= 1, got {values['level']}")
+    if "per_class_recall" in raw:
+        values["per_class_recall"] = _parse_recall(raw["per_class_recall"], where,
+                                                   tasks[values["task"]].num_classes)
     _check_file_fields(values, where)
     _require(values["arena_bytes"] >= 0,
              f"{where}.arena_bytes must be >= 0, got {values['arena_bytes']}")
     return ModelInfo(**values)
+
+
+def _parse_recall(raw, where, num_classes):
+    _require(isinstance(raw, list) and len(raw) == num_classes
+             and all(v is None or (_is_number(v) and 0 <= v <= 1) for v in raw),
+             f"{where}.per_class_recall must be {num_classes} numbers in [0, 1] or null, "
+             f"got {raw!r}")
+    return tuple(raw)
 
 
 def _get(raw, key, kind, where):

@@ -39,7 +39,8 @@ class SequentialTrainer(keras.Model):
 
     @property
     def metrics(self):
-        return [self.loss_tracker, self.distill_tracker, *self.student.accuracy_metrics]
+        return [self.loss_tracker, self.distill_tracker, *self.student.accuracy_metrics,
+                *self.student.confusion_metrics]
 
     def call(self, images, *, task=0, level=None, training=False):
         return self.student(images, task=task, level=level, training=training)

@@ -8,11 +8,12 @@ import time
 
 import keras
 
+from dvn_runtime.per_class import per_class, worst_class
 from dvn_tf.backbones import channel_multiple
 from dvn_tf.counting import level_cost
 from dvn_tf.files import read_json, write_text_atomically
 from dvn_tf.data.pipeline import evaluation_dataset, steps_per_epoch, training_dataset
-from dvn_tf.model import DVNModel, metric_name
+from dvn_tf.model import DVNModel, confusion_name, metric_name
 from dvn_tf.pretrained import initialize_from_keras
 from dvn_tf.units import UnitPlan, format_significance
 
@@ -152,10 +153,16 @@ def fit(model, tasks, config, run_dir, eval_tasks=None):
 
 
 def evaluate(model, tasks, config):
-    """Held-out accuracy of every level of the given tasks, keyed by (task name, level)."""
+    """Held-out results of every level of the given tasks, keyed by (task name, level).
+
+    Each is {"accuracy": float, "per_class": {"recall", "precision",
+    "confusion"}} (dvn_runtime/per_class.py), from one pass over the held-out
+    split: the model's test_step counts the confusion matrix beside the accuracy.
+    """
     model.evaluate(evaluation_dataset(tasks, config.batch_size * 4), verbose=0)
     logs = model.get_metrics_result()  # over all replicas; evaluate()'s own logs average them
-    return {(task.name, level): float(logs[metric_name(task.name, level)])
+    return {(task.name, level): {"accuracy": float(logs[metric_name(task.name, level)]),
+                                 "per_class": per_class(logs[confusion_name(task.name, level)])}
             for task in tasks for level in model.levels}
 
 
@@ -165,10 +172,11 @@ def save_model(model, path):
     os.replace(path + ".tmp.keras", path)
 
 
-def entry(model, task_name, level, accuracy, by_epoch, reported_level=None):
-    """One results.json entry: (task, level)'s units, exact params and FLOPs, and accuracy.
+def entry(model, task_name, level, evaluation, by_epoch, reported_level=None):
+    """One results.json entry: (task, level)'s units, exact params and FLOPs, accuracy, per class.
 
-    `by_epoch` is its held-out accuracy after every epoch (held_out_by_epoch).
+    `evaluation` is the (task, level)'s value from `evaluate`; `by_epoch` its
+    held-out accuracy after every epoch (held_out_by_epoch).
     `reported_level` names the budget when the model's own level differs
     (an independent network per level has a single level of its own).
     """
@@ -179,7 +187,8 @@ def entry(model, task_name, level, accuracy, by_epoch, reported_level=None):
     else:
         units = list(range(1, reported_level + 1))
     return {"task": task_name, "level": reported_level, "units": units,
-            "params": params, "flops": flops, "accuracy": accuracy, "accuracy_by_epoch": by_epoch}
+            "params": params, "flops": flops, "accuracy": evaluation["accuracy"],
+            "accuracy_by_epoch": by_epoch, "per_class": evaluation["per_class"]}
 
 
 def results_dict(config, tasks, orders, entries, train_seconds, **extra):
@@ -191,7 +200,8 @@ def results_dict(config, tasks, orders, entries, train_seconds, **extra):
     return {"scenario": config.scenario, "method": config.method,
             "backbone": config.backbone, "order_rule": config.order_rule,
             "units": config.units,
-            "tasks": [{"name": task.name, "num_classes": task.num_classes, "order": order}
+            "tasks": [{"name": task.name, "num_classes": task.num_classes,
+                       "labels": [str(label) for label in task.labels], "order": order}
                       for task, order in zip(tasks, orders)],
             "entries": entries, "train_seconds": round(train_seconds, 2), **extra}
 
@@ -206,11 +216,41 @@ def entries_table(entries):
     return lines
 
 
+def _ratio(ratio):
+    return "-" if ratio is None else f"{ratio:.4f}"
+
+
+def worst_classes_table(results):
+    """Markdown rows: each (task, level)'s class of lowest held-out recall, and that recall."""
+    labels = {t["name"]: t["labels"] for t in results["tasks"]}
+    lines = ["| task | level | worst class | its recall |", "| --- | ---: | --- | ---: |"]
+    for e in results["entries"]:
+        worst = worst_class(e["per_class"]["recall"])
+        if worst is not None:
+            lines.append(f"| {e['task']} | {e['level']} | {labels[e['task']][worst]} | "
+                         f"{_ratio(e['per_class']['recall'][worst])} |")
+    return lines
+
+
+def per_class_table(entry, labels):
+    """Markdown rows of one entry's per-class figures: examples, predictions, recall, precision."""
+    figures, confusion = entry["per_class"], entry["per_class"]["confusion"]
+    lines = ["| class | examples | predicted | recall | precision |",
+             "| --- | ---: | ---: | ---: | ---: |"]
+    for index, label in enumerate(labels):
+        lines.append(f"| {label} | {sum(confusion[index])} | {sum(row[index] for row in confusion)} "
+                     f"| {_ratio(figures['recall'][index])} "
+                     f"| {_ratio(figures['precision'][index])} |")
+    return lines
+
+
 def results_markdown(results):
-    """The per-(task, level) table, the accuracy after each stage and the significance table."""
+    """results.md: the (task, level) table, worst classes, stages, significance, per-class tables."""
     lines = [f"# {results['scenario']}: {results['method']}, {results['backbone']}, "
              f"k={results['units']}, order rule {results['order_rule']}", ""]
     lines += entries_table(results["entries"])
+    lines += ["", "Worst class of each (task, level): its held-out recall", ""]
+    lines += worst_classes_table(results)
     for stage in results.get("stages", []):
         lines += ["", f"After learning {stage['after_task']}:", ""] + entries_table(stage["entries"])
     if "growth" in results:
@@ -219,7 +259,15 @@ def results_markdown(results):
     lines += ["", "Significance: levels of each task that train each unit (k - l_j(i) + 1)",
               "", "```", format_significance(plan, [t["name"] for t in results["tasks"]]),
               "```", "", f"Stored weights for every (task, level): {results['stored_params']:,}",
-              f"Training time: {results['train_seconds']:.1f} s"]
+              f"Training time: {results['train_seconds']:.1f} s", "",
+              "## Per class, on the held-out split",
+              "", "Recall: share of a class's examples predicted as it; precision: share of the "
+              "predictions of a class that are right; - where nothing is counted.",
+              "The confusion matrices are in results.json."]
+    labels = {t["name"]: t["labels"] for t in results["tasks"]}
+    for e in results["entries"]:
+        lines += ["", f"### {e['task']}, level {e['level']}", ""]
+        lines += per_class_table(e, labels[e["task"]])
     return "\n".join(lines) + "\n"
 
 

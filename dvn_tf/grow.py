@@ -19,8 +19,9 @@ ARCHITECTURE = ("backbone", "units", "base_width", "width_multiplier", "depth_co
                 "unit_fractions", "per_level_heads", "order_rule")
 FINISHED_RUN_FILES = ("config.json", "results.json", "model.keras")
 GROWABLE_METHODS = ("dvn", "finetune", "feature_extraction")
-# What the network needs to know of a task, when its data may be gone.
-TaskShape = collections.namedtuple("TaskShape", "name num_classes input_shape")
+# What the network and the results need to know of a task, when its data may be gone.
+TaskShape = collections.namedtuple("TaskShape", "name num_classes input_shape labels",
+                                   defaults=[()])
 
 
 class GrowError(ValueError):
@@ -178,6 +179,7 @@ def run_grown(config, workdir, strategy):
 
     from dvn_tf.data import load_task
     from dvn_tf.experiment import evaluate, results_dict, save_model
+    from dvn_tf.files import read_json
     from dvn_tf.methods import level_entries, run_later_stage
 
     run = config.grown_from
@@ -196,17 +198,22 @@ def run_grown(config, workdir, strategy):
             save_model(grow_model(teacher, config, new), start)
     before = evaluate(teacher, kept, config)
     stage_dir = os.path.join(workdir, "stage_" + "_".join(t.name for t in new))
-    model, accuracy, by_epoch, seconds = run_later_stage(
+    model, evaluation, by_epoch, seconds = run_later_stage(
         config, start, teacher_path, old_count, new, kept + new, stage_dir, strategy)
     save_model(model, os.path.join(workdir, "model.keras"))
     growth = {"from": run, "new_tasks": [t.name for t in new],
-              "old_tasks": [{"task": name, "level": level, "before": before[(name, level)],
-                             "after": accuracy[(name, level)]}
+              "old_tasks": [{"task": name, "level": level,
+                             "before": before[(name, level)]["accuracy"],
+                             "after": evaluation[(name, level)]["accuracy"]}
                             for name, level in before],
               "unreadable": [{"task": name, "why": why} for name, why in unreadable]}
-    shapes = [TaskShape(*fields) for fields in zip(model.task_names, model.num_classes,
-                                                   model.input_shapes)]
-    return results_dict(config, shapes, model.plan.orders,
-                        level_entries(model, kept + new, accuracy, by_epoch), seconds,
+    loaded = {task.name: task for task in kept + new}
+    labels_then = {task["name"]: task.get("labels", ())
+                   for task in read_json(os.path.join(run, "results.json"))["tasks"]}
+    tasks = [loaded.get(name) or TaskShape(name, classes, shape, labels_then[name])
+             for name, classes, shape in zip(model.task_names, model.num_classes,
+                                             model.input_shapes)]
+    return results_dict(config, tasks, model.plan.orders,
+                        level_entries(model, kept + new, evaluation, by_epoch), seconds,
                         stored_params=model.count_params(), growth=growth)
 

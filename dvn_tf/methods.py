@@ -25,12 +25,13 @@ SEQUENTIAL_METHODS = ("dvn", "finetune", "feature_extraction", "nested", "indepe
 
 
 def run_stage(build, train_tasks, eval_tasks, config, run_dir, strategy):
-    """Train one model in run_dir (resuming a killed run): (model, accuracy, by_epoch, seconds).
+    """Train one model in run_dir (resuming a killed run): (model, evaluation, by_epoch, seconds).
 
     `build()` returns (what to fit, the DVN it trains). A finished stage is
-    reloaded from run_dir/model.keras instead of trained again. `accuracy` and
-    `by_epoch` (held-out accuracy after every epoch, measured on eval_tasks)
-    are keyed by (task name, level).
+    reloaded from run_dir/model.keras instead of trained again. `evaluation`
+    (experiment.evaluate: accuracy and per-class results) and `by_epoch`
+    (held-out accuracy after every epoch, measured on eval_tasks) are keyed
+    by (task name, level).
     """
     os.makedirs(run_dir, exist_ok=True)
     path = os.path.join(run_dir, "model.keras")
@@ -55,9 +56,9 @@ def run_stage(build, train_tasks, eval_tasks, config, run_dir, strategy):
             held_out_by_epoch(run_dir, eval_tasks, model.levels), seconds)
 
 
-def level_entries(model, tasks, accuracy, by_epoch):
+def level_entries(model, tasks, evaluation, by_epoch):
     """Results entries for every level of the given tasks of a DVN (no curve: [])."""
-    return [entry(model, task.name, level, accuracy[(task.name, level)],
+    return [entry(model, task.name, level, evaluation[(task.name, level)],
                   by_epoch.get((task.name, level), []))
             for task in tasks for level in model.levels]
 
@@ -68,9 +69,9 @@ def run_joint(config, tasks, workdir, strategy):
         model = make_model(config, tasks)
         return model, model
 
-    model, accuracy, by_epoch, seconds = run_stage(build, tasks, tasks, config, workdir, strategy)
+    model, evaluation, by_epoch, seconds = run_stage(build, tasks, tasks, config, workdir, strategy)
     return results_dict(config, tasks, model.plan.orders,
-                        level_entries(model, tasks, accuracy, by_epoch), seconds,
+                        level_entries(model, tasks, evaluation, by_epoch), seconds,
                         stored_params=model.count_params())
 
 
@@ -102,7 +103,8 @@ def sequential_trainer(config, start, teacher, old_count, new_tasks, part="stage
 
 
 def run_later_stage(config, start, teacher, old_count, new_tasks, eval_tasks, run_dir, strategy):
-    """A stage that learns new_tasks over the saved network `start`: (model, accuracy, by_epoch, seconds).
+    """A stage that learns new_tasks over the saved network `start`: (model, evaluation, by_epoch,
+    seconds), as run_stage.
 
     `teacher` is the saved network after the previous stage (tasks 0 ..
     old_count - 1); the new tasks follow them. With `stage_warmup_epochs`, the
@@ -129,11 +131,11 @@ def run_later_stage(config, start, teacher, old_count, new_tasks, eval_tasks, ru
                                 new_tasks, eval_tasks, stage_config(config, warmup, 1.0),
                                 warmup_dir, strategy)
         start = os.path.join(warmup_dir, "model.keras")
-    model, accuracy, by_epoch, stage_seconds = run_stage(
+    model, evaluation, by_epoch, stage_seconds = run_stage(
         sequential_trainer(config, start, teacher, old_count, indices), new_tasks, eval_tasks,
         stage_config(config, config.epochs - warmup, config.stage_rate_fraction),
         run_dir, strategy)
-    return model, accuracy, by_epoch, seconds + stage_seconds
+    return model, evaluation, by_epoch, seconds + stage_seconds
 
 
 def run_sequential(config, tasks, workdir, strategy):
@@ -150,14 +152,14 @@ def run_sequential(config, tasks, workdir, strategy):
             def build():
                 model = make_model(config, tasks)
                 return model, model
-            model, accuracy, by_epoch, stage_seconds = run_stage(build, [task], learned, config,
-                                                                 run_dir, strategy)
+            model, evaluation, by_epoch, stage_seconds = run_stage(build, [task], learned, config,
+                                                                   run_dir, strategy)
         else:
-            model, accuracy, by_epoch, stage_seconds = run_later_stage(
+            model, evaluation, by_epoch, stage_seconds = run_later_stage(
                 config, previous, previous, index, [task], learned, run_dir, strategy)
         seconds += stage_seconds
         stages.append({"after_task": task.name,
-                       "entries": level_entries(model, learned, accuracy, by_epoch)})
+                       "entries": level_entries(model, learned, evaluation, by_epoch)})
         previous = os.path.join(run_dir, "model.keras")
     save_model(model, os.path.join(workdir, "model.keras"))
     return results_dict(config, tasks, model.plan.orders, stages[-1]["entries"], seconds,
@@ -190,14 +192,14 @@ def run_members(config, tasks, workdir, strategy):
                 return model, model
 
             print(f"{config.method}: training {name}")
-            model, accuracy, by_epoch, member_seconds = run_stage(
+            model, evaluation, by_epoch, member_seconds = run_stage(
                 build, [task], [task], config, os.path.join(workdir, "members", name), strategy)
             seconds += member_seconds
             stored += model.count_params()
             if as_level is None:
-                entries += level_entries(model, [task], accuracy, by_epoch)
+                entries += level_entries(model, [task], evaluation, by_epoch)
             else:
-                entries.append(entry(model, task.name, 1, accuracy[(task.name, 1)],
+                entries.append(entry(model, task.name, 1, evaluation[(task.name, 1)],
                                      by_epoch.get((task.name, 1), []), as_level))
     return results_dict(config, tasks, [full_order] * len(tasks), entries, seconds,
                         stored_params=stored)

@@ -13,6 +13,41 @@ def metric_name(task_name, level):
     return f"{task_name}_L{level}_acc"
 
 
+def confusion_name(task_name, level):
+    """The name of (task, level)'s confusion-matrix metric."""
+    return f"{task_name}_L{level}_confusion"
+
+
+class ConfusionMatrix(keras.metrics.Metric):
+    """Weighted counts `[true class, predicted class]` of argmax predictions; result() is the matrix.
+
+    Examples of weight 0 (evaluation_dataset's padding) count nothing. The
+    counts are float32 variables summed over replicas, exact up to 2**24 per cell.
+    """
+
+    def __init__(self, num_classes, name=None, dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        self.num_classes = num_classes
+        self.counts = self.add_variable(shape=(num_classes, num_classes), initializer="zeros",
+                                        name="counts")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        true = ops.one_hot(ops.cast(ops.reshape(y_true, [-1]), "int32"), self.num_classes)
+        if sample_weight is not None:
+            true = true * ops.reshape(ops.cast(sample_weight, true.dtype), [-1, 1])
+        predicted = ops.one_hot(ops.argmax(y_pred, axis=-1), self.num_classes)
+        self.counts.assign_add(ops.matmul(ops.transpose(true), predicted))
+
+    def result(self):
+        return ops.convert_to_tensor(self.counts)
+
+    def reset_state(self):
+        self.counts.assign(ops.zeros((self.num_classes, self.num_classes)))
+
+    def get_config(self):
+        return {**super().get_config(), "num_classes": self.num_classes}
+
+
 def distillation_loss(student_logits, teacher_logits, temperature):
     """LwF's temperature-scaled KL(teacher || student), times T^2, averaged over the batch."""
     teacher_log_probs = ops.log_softmax(teacher_logits / temperature, axis=-1)
@@ -113,6 +148,9 @@ class DVNModel(keras.Model):
         self.accuracy_metrics = [keras.metrics.SparseCategoricalAccuracy(
                                      name=metric_name(name, level))
                                  for name in self.task_names for level in self.levels]
+        self.confusion_metrics = [ConfusionMatrix(n, name=confusion_name(name, level))
+                                  for name, n in zip(self.task_names, self.num_classes)
+                                  for level in self.levels]
 
     @property
     def levels(self):
@@ -120,11 +158,15 @@ class DVNModel(keras.Model):
 
     @property
     def metrics(self):
-        return [self.loss_tracker, *self.accuracy_metrics]
+        return [self.loss_tracker, *self.accuracy_metrics, *self.confusion_metrics]
 
     def accuracy(self, task, level):
         """The accuracy metric of (task, level)."""
         return self.accuracy_metrics[task * self.plan.units + level - 1]
+
+    def confusion(self, task, level):
+        """The confusion-matrix metric of (task, level), updated by test_step only."""
+        return self.confusion_metrics[task * self.plan.units + level - 1]
 
     def build(self, input_shape=None):
         """Create every weight: each stage builds its full-width sublayers, then the heads."""
@@ -224,6 +266,7 @@ class DVNModel(keras.Model):
             for level in self.levels:
                 logits = self(images, task=task, level=level, training=False)
                 self.accuracy(task, level).update_state(labels, logits, sample_weight=weights)
+                self.confusion(task, level).update_state(labels, logits, sample_weight=weights)
         return self.step_logs(data)
 
     def to_plain(self, task, level):

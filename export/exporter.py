@@ -4,7 +4,8 @@ For each (task, level): `DVNModel.to_plain` materializes a plain Keras model
 of that level's weights (checked against the DVN itself on held-out images),
 export/convert.py (or export/qat.py for int8-qat) turns it into a .tflite,
 export/verify.py runs it through LiteRT on the task's test split (float32
-models must match Keras: export/verify.py's limits), and export/measure.py
+models must match Keras: export/verify.py's limits; that run gives the
+manifest's accuracy_tflite and per_class_recall), and export/measure.py
 measures latency and memory cost in a fresh process.
 
 With `layout="shared"` the models come from one file instead (export/shared.py):
@@ -27,6 +28,7 @@ import time
 import numpy as np
 
 from dvn_runtime.cutout import SharedFile
+from dvn_runtime.per_class import confusion_matrix, recall
 from export import convert, manifest, measure, samples, shared, verify
 from export.loading import load_run
 from export.manifest import LAYOUTS, check_output_dir
@@ -125,6 +127,8 @@ def _export_into(workdir, quantize, out, staging, threads, runs, qat_epochs,
                     "params": int(plain.count_params()), "flops": count_flops(plain),
                     "quantize": quantize, "accuracy_keras": round(accuracy_keras, 6),
                     "accuracy_tflite": round(verify.accuracy(tflite_logits, labels), 6),
+                    "per_class_recall": recall(confusion_matrix(
+                        labels, np.argmax(tflite_logits, axis=-1), task.num_classes)),
                     "latency_ms": float(f"{cost['latency_ms']:.4g}"),
                     "arena_bytes": int(cost["arena_bytes"])}
                 if source is not None:

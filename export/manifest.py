@@ -15,6 +15,11 @@ their format message): `files` lists the shared file(s) with their sha256 and
 bytes, and every model entry names its `file` and `signature`; its sha256
 and bytes are those of the signature's cut-out (dvn_runtime/cutout.py), which
 is what the runtime loads and checks. A manifest without `layout` is per-level.
+
+A model entry may carry `per_class_recall` (the export always writes it; a
+manifest without it stays valid): the LiteRT model's recall of each class on
+the task's held-out split, in logit order, null for a class with no held-out
+example (dvn_runtime/per_class.py).
 """
 
 import json
@@ -109,7 +114,7 @@ def check_manifest(document):
             raise ValueError("a shared-layout manifest needs its files")
     if "input" in document:
         _check_input(document["input"], "input")
-    names = []
+    names, num_classes = [], {}
     for i, task in enumerate(document.get("tasks") or []):
         labels = task.get("labels")
         if not (isinstance(task.get("name"), str) and isinstance(task.get("num_classes"), int)
@@ -121,6 +126,7 @@ def check_manifest(document):
         elif "input" not in document:
             raise ValueError(f"tasks[{i}] has no input and there is no top-level input")
         names.append(task["name"])
+        num_classes[task["name"]] = task["num_classes"]
     if not names:
         raise ValueError("manifest has no tasks")
     seen = set()
@@ -136,6 +142,7 @@ def check_manifest(document):
         if model["task"] not in names or (model["task"], model["level"]) in seen:
             raise ValueError(f"models[{i}]: unknown or repeated (task, level) "
                              f"({model['task']!r}, {model['level']})")
+        _check_per_class_recall(model, num_classes[model["task"]], f"models[{i}]")
         _check_file(model, f"models[{i}]")
         if layout == "shared" and (model["file"] not in shared_files
                                    or not isinstance(model.get("signature"), str)):
@@ -144,6 +151,18 @@ def check_manifest(document):
     for name in names:
         if not any(task == name for task, _ in seen):
             raise ValueError(f"task {name!r} has no models")
+
+
+def _check_per_class_recall(model, num_classes, where):
+    """The optional `per_class_recall`: one float in [0, 1] or null per class of the task."""
+    if "per_class_recall" not in model:
+        return
+    values = model["per_class_recall"]
+    if not (isinstance(values, list) and len(values) == num_classes
+            and all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)
+                                  and 0.0 <= v <= 1.0) for v in values)):
+        raise ValueError(f"{where}.per_class_recall must be {num_classes} numbers in [0, 1] or "
+                         f"null (a class without held-out examples), got {values!r}")
 
 
 def check_output_dir(out):

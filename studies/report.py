@@ -6,9 +6,11 @@ standard error of the difference (Welch: sqrt(s1^2/n1 + s2^2/n2)); that is
 dvn_tf.compare's rule, which writes the tables and the plot.
 """
 
+import collections
 import math
 import os
 
+from dvn_runtime.per_class import worst_class
 from dvn_tf import compare
 from dvn_tf.files import read_json, write_text_atomically
 from studies.plan import export_manifest, run_dir
@@ -182,6 +184,38 @@ def convergence_section(runs):
             + rows + [""])
 
 
+def worst_class_section(runs):
+    """Per method and budget: the recall of each seed's worst class, mean ± std, and which class.
+
+    The worst class is each seed's class of lowest held-out recall
+    (results.json's per_class); seeds may disagree on which class it is, so
+    the last column counts the seeds per class. Runs from before per-class
+    results are left out.
+    """
+    rows = []
+    for label, done in runs:
+        worst = {}  # (task, level, params) -> [(recall, class name)], one per seed
+        for _, results, _ in done:
+            labels = {task["name"]: task.get("labels") for task in results.get("tasks", [])}
+            for e in results["entries"]:
+                index = worst_class(e["per_class"]["recall"]) if "per_class" in e else None
+                if index is not None:
+                    worst.setdefault((e["task"], e["level"], e["params"]), []).append(
+                        (e["per_class"]["recall"][index], labels[e["task"]][index]))
+        for (task, level, params), found in worst.items():
+            classes = collections.Counter(name for _, name in found).most_common()
+            rows.append(f"| {label} | {task} | {level} | {params:,} | "
+                        f"{mean_cell([recall for recall, _ in found])} | "
+                        f"{', '.join(f'{name} ({count})' for name, count in classes)} |")
+    if not rows:
+        return []
+    return (["### Worst class per budget", "",
+             "Held-out recall of each seed's worst class (its class of lowest recall), mean ± "
+             "std over seeds; the classes that were worst, with their number of seeds.", "",
+             "| method | task | level | params | worst-class recall | worst class (seeds) |",
+             "| --- | --- | ---: | ---: | ---: | --- |"] + rows + [""])
+
+
 def exported_models(label, done, study, field):
     """The "models" lists of the manifests of a label's runs exported for a study field, by seed."""
     if label not in study.get(field, ()):
@@ -267,7 +301,8 @@ def write(name, study, seeds, workdir):
                                    f"{', '.join(label for label, _ in runs)}"),
                   f"Seeds finished: {', '.join(f'{label} {len(done)}' for label, done in runs)}. "
                   f"Training time per run, mean over seeds: {seconds}.", ""]
-        lines += (pairs_section(means, study) + convergence_section(runs) + stages_section(runs)
+        lines += (pairs_section(means, study) + worst_class_section(runs)
+                  + convergence_section(runs) + stages_section(runs)
                   + int8_section(runs, study)
                   + latency_section(runs, study))
         png = "study.png" if len(found) == 1 else f"study_{scenario}.png"

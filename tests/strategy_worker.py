@@ -152,14 +152,19 @@ def main(out_path):
     tasks = [FakeTask("a", 3, 37, 3), FakeTask("b", 4, 21, 4)]
     config = ml_collections.ConfigDict({"batch_size": 4})  # evaluation batches of 16 rows
     model_m.set_weights(model_d.get_weights())
-    accuracy = {}
+    accuracy, confusion = {}, {}
     for name, model in (("default", model_d), ("mirrored", model_m)):
-        accuracy[name] = {f"{t}_L{level}": value for (t, level), value
-                          in experiment.evaluate(model, tasks, config).items()}
+        evaluation = experiment.evaluate(model, tasks, config)
+        accuracy[name] = {f"{t}_L{level}": value["accuracy"]
+                          for (t, level), value in evaluation.items()}
+        confusion[name] = {f"{t}_L{level}": value["per_class"]["confusion"]
+                           for (t, level), value in evaluation.items()}
         # The same metrics read in cross-replica context: sums over the replicas' counts.
         accuracy[name + "_summed"] = {k.replace("_acc", ""): float(v) for k, v
-                                      in model.get_metrics_result().items() if k != "loss"}
+                                      in model.get_metrics_result().items() if k.endswith("_acc")}
     report["evaluation"] = accuracy
+    report["confusion"] = confusion
+    report["held_out_sizes"] = {task.name: task.test_size for task in tasks}
 
     with open(out_path, "w") as file:
         json.dump(report, file, indent=2)

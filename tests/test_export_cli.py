@@ -38,7 +38,15 @@ def test_export_writes_a_complete_manifest(digits_run, digits_export):
         results = {(e["task"], e["level"]): e for e in json.load(file)["entries"]}
     assert sorted((m["task"], m["level"]) for m in manifest["models"]) == sorted(results)
     for model in manifest["models"]:
-        assert set(model) == set(MODEL_FIELDS)
+        assert set(model) == set(MODEL_FIELDS) | {"per_class_recall"}
+        examples = [sum(row) for row in results[(model["task"], model["level"])]
+                    ["per_class"]["confusion"]]  # held-out examples per class
+        recall = model["per_class_recall"]  # LiteRT's, beside Keras's in results.json
+        assert sum(r * n for r, n in zip(recall, examples)) / sum(examples) == pytest.approx(
+            model["accuracy_tflite"], abs=1e-5)
+        for litert, keras, n in zip(recall, results[(model["task"], model["level"])]
+                                    ["per_class"]["recall"], examples):
+            assert abs(litert - keras) <= 1 / n + 1e-6  # float32 parity: one example at most
         with open(os.path.join(out, model["file"]), "rb") as file:
             content = file.read()
         assert model["sha256"] == hashlib.sha256(content).hexdigest()
@@ -176,3 +184,20 @@ def test_unwritable_output_directory(fake_run):
 def test_missing_workdir_flag():
     from test_export_helpers import run_module
     assert_one_line_error(run_module("export"), "--workdir")
+
+
+@pytest.mark.parametrize("recall, accepted", [
+    (None, True), ([1.0, 0.5, None, 0.0, 1], True), ([1.0, 0.5, 0.0, 0.0], False),
+    ([1.0, 0.5, 0.0, 0.0, 1.5], False), ([1.0, 0.5, 0.0, 0.0, "1"], False)])
+def test_per_class_recall_is_optional_and_checked(digits_export, recall, accepted):
+    manifest = read_manifest(digits_export.tflite)
+    model = manifest["models"][0]  # task low: 5 classes
+    if recall is None:
+        del model["per_class_recall"]  # as an export made before per-class recall existed
+    else:
+        model["per_class_recall"] = recall
+    if accepted:
+        check_manifest(manifest)
+    else:
+        with pytest.raises(ValueError, match=r"models\[0\].per_class_recall must be 5 numbers"):
+            check_manifest(manifest)

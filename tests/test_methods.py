@@ -29,6 +29,14 @@ def accuracies(entries):
     return {(e["task"], e["level"]): e["accuracy"] for e in entries}
 
 
+def assert_confusion_matches_accuracy(entries):
+    """Every entry's confusion matrix (per_class) gives its accuracy."""
+    for e in entries:
+        confusion = e["per_class"]["confusion"]
+        hits = sum(confusion[c][c] for c in range(len(confusion)))
+        assert hits / sum(map(sum, confusion)) == pytest.approx(e["accuracy"]), e
+
+
 def test_distillation_loss_is_zero_only_when_student_matches_teacher():
     logits = np.random.default_rng(0).normal(size=(8, 5)).astype("float32")
     assert float(distillation_loss(logits, logits, 2.0)) == pytest.approx(0.0, abs=1e-6)
@@ -88,6 +96,8 @@ def test_dvn_keeps_the_old_task_and_finetuning_forgets_it(digits_seq_run, tmp_pa
     drops = {level: after_first[("low", level)] - after_both[("low", level)] for level in (1, 2)}
     assert max(drops.values()) <= 0.03, drops
     assert all(after_both[("high", level)] >= 0.95 for level in (1, 2)), after_both
+    for stage in dvn["stages"]:
+        assert_confusion_matches_accuracy(stage["entries"])
 
     # The same stage 1, then stage 2 without distillation, every variable from the peak rate.
     finetune = run(sequential_config(method="finetune", stage_warmup_epochs=0,
@@ -132,6 +142,7 @@ def test_nested_and_independent_report_every_budget(digits_seq_run, tmp_path):
     for results in (nested, independent):
         assert [(e["task"], e["level"], e["params"]) for e in results["entries"]] == budgets
         assert all(0 <= e["accuracy"] <= 1 for e in results["entries"])
+        assert_confusion_matches_accuracy(results["entries"])
     assert [t["order"] for t in nested["tasks"]] == [[1, 2], [1, 2]]
     assert dvn["stored_params"] < nested["stored_params"] < independent["stored_params"]
     assert sorted(p.name for p in (tmp_path / "independent" / "members").iterdir()) == [

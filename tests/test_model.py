@@ -1,13 +1,15 @@
 """The DVN model: joint train_step, exact test_step, plain twins, save/load, counts."""
 
 import keras
+import ml_collections
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from dvn_runtime.per_class import confusion_matrix
+from dvn_tf import experiment
 from dvn_tf.counting import level_cost
-from dvn_tf.data.pipeline import evaluation_dataset
-from dvn_tf.model import DVNModel, metric_name
+from dvn_tf.model import DVNModel
 from dvn_tf.units import UnitPlan
 
 
@@ -47,7 +49,8 @@ def test_train_step_sums_every_task_and_level():
     assert logs["loss"] == pytest.approx(float(expected), rel=1e-4)
 
 
-def test_test_step_counts_padding_weights_out():
+def test_evaluation_counts_padding_weights_out_of_accuracy_and_confusion():
+    """experiment.evaluate's accuracy and per-class figures against numpy over the model's logits."""
     model = tiny_dvn()
 
     class Task:
@@ -57,17 +60,28 @@ def test_test_step_counts_padding_weights_out():
             self.input_shape = (8, 8, 3)
             self.test = tf.data.Dataset.from_tensor_slices(
                 (rng.normal(size=(n, 8, 8, 3)).astype("float32"),
-                 rng.integers(0, 3, n).astype("int32")))
+                 rng.integers(0, 3, n).astype("int32")))  # t1 has 4 classes: class 3 has none
             self.test_size = n
 
     tasks = [Task(0, 5), Task(1, 23)]
     model.compile()
-    logs = model.evaluate(evaluation_dataset(tasks, 4), return_dict=True, verbose=0)
+    results = experiment.evaluate(model, tasks, ml_collections.ConfigDict({"batch_size": 1}))
     for t, task in enumerate(tasks):
         images, labels = (np.stack(a) for a in zip(*task.test.as_numpy_iterator()))
         for level in (1, 2):
             predicted = np.argmax(model(images, task=t, level=level), axis=-1)
-            assert logs[metric_name(f"t{t}", level)] == pytest.approx(np.mean(predicted == labels))
+            result = results[(f"t{t}", level)]
+            assert result["accuracy"] == pytest.approx(np.mean(predicted == labels))
+            confusion = confusion_matrix(labels, predicted, model.num_classes[t])
+            assert result["per_class"]["confusion"] == confusion.tolist()
+            assert sum(map(sum, result["per_class"]["confusion"])) == task.test_size
+            for c in range(model.num_classes[t]):
+                true, chosen = labels == c, predicted == c
+                assert result["per_class"]["recall"][c] == (
+                    None if not true.any() else pytest.approx(np.mean(chosen[true])))
+                assert result["per_class"]["precision"][c] == (
+                    None if not chosen.any() else pytest.approx(np.mean(true[chosen])))
+    assert results[("t1", 1)]["per_class"]["recall"][3] is None
 
 
 @pytest.mark.parametrize("backbone", ["resnet-8", "wrn-10-2"])

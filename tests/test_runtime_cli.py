@@ -5,11 +5,14 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+from ai_edge_litert.interpreter import Interpreter
 from PIL import Image
 
 from dvn_runtime.cli import parse_memory, read_trace
 from dvn_runtime.manifest import load_manifest
+from dvn_runtime.preprocess import preprocess
 from dvn_runtime.runtime import TaskRuntime
 from runtime_helpers import REPO, copy_export, random_image, run_cli, shared_export
 
@@ -83,6 +86,49 @@ def test_simulate_memory_from_a_file_with_cap(tmp_path):
     assert result.stdout.splitlines()[-1] == "switches: 1"
 
 
+def labelled_folder(root, counts):
+    """root/CLASS/NN.png random images, `counts` {class: images}, and one file that is no image."""
+    for offset, (label, count) in enumerate(counts.items()):
+        (root / label).mkdir(parents=True)
+        for n in range(count):
+            Image.fromarray(random_image(100 * offset + n, size=(15, 13))).save(
+                root / label / f"{n:02d}.png")
+    (root / "cat" / "notes.png").write_text("not an image", encoding="utf-8")
+    return root
+
+
+def test_evaluate_prints_recall_per_class_and_accuracy_per_level(tmp_path):
+    counts = {"cat": 4, "dog": 3, "bird": 5}  # no "fish" folder: its recall is unknown
+    folder = labelled_folder(tmp_path / "camera", counts)
+    result = run_cli("--models", shared_export(), "--task", "animals", "--evaluate", folder)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "task animals: 12 images, recall per class and level"
+    assert lines[1].split() == ["class", "images", "level", "1", "level", "2", "level", "3"]
+    rows = {line.split()[0]: line.split()[1:] for line in lines[2:8]}
+    manifest = load_manifest(shared_export())
+    labels = list(manifest.task("animals").labels)
+    truth = [(folder / label / f"{n:02d}.png", labels.index(label))
+             for label, count in counts.items() for n in range(count)]
+    for level, info in manifest.models_for("animals").items():  # LiteRT on each file directly
+        interpreter = Interpreter(model_path=manifest.path(info))
+        interpreter.allocate_tensors()
+        hits = {label: 0 for label in labels}
+        for path, label in truth:
+            interpreter.set_tensor(interpreter.get_input_details()[0]["index"],
+                                   preprocess(path, manifest.task("animals").input))
+            interpreter.invoke()
+            logits = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+            hits[labels[label]] += int(np.argmax(logits) == label)
+        for label in labels:
+            expected = f"{hits[label] / counts[label]:.4f}" if label in counts else "-"
+            assert rows[label][0] == str(counts.get(label, 0))
+            assert rows[label][level] == expected, (level, label, rows[label])
+        assert rows["accuracy"][level] == f"{sum(hits.values()) / 12:.4f}"
+    assert lines[7].startswith("worst class")
+    assert lines[-1] == f"skipped 1 unreadable file(s): {folder / 'cat' / 'notes.png'}"
+
+
 def _bad_manifest(tmp_path):
     directory = copy_export(tmp_path / "export")
     with open(os.path.join(directory, "manifest.json"), "a", encoding="utf-8") as f:
@@ -108,6 +154,16 @@ BAD_INPUTS = {
                         "no level is allowed"),
     "no_image_or_trace": (lambda tmp: ["--models", shared_export(), "--task", "animals"],
                           "give --image"),
+    "unknown_class_folders": (
+        lambda tmp: ["--models", shared_export(), "--task", "animals", "--evaluate",
+                     labelled_folder(tmp / "photos", {"cat": 1, "cow": 1, "Dog": 1})],
+        "has class folders that are not labels of the task: Dog, cow; rename or remove them "
+        "(the task's labels: cat, dog, bird, fish)"),
+    "evaluate_not_a_folder": (lambda tmp: ["--models", shared_export(), "--task", "animals",
+                                           "--evaluate", tmp / "nowhere"], "is not a folder"),
+    "evaluate_two_tasks": (lambda tmp: ["--models", shared_export(), "--task", "animals",
+                                        "digits", "--evaluate", tmp],
+                           "--evaluate FOLDER takes one --task"),
     "missing_task_flag": (lambda tmp: ["--models", shared_export()],
                           "the following arguments are required: --task"),
     "bad_headroom": (lambda tmp: ["--models", shared_export(), "--task", "animals",

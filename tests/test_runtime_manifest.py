@@ -1,11 +1,15 @@
 """Manifest loading and its error messages."""
 
+import json
 import os
 
 import pytest
 
 from dvn_runtime.manifest import ManifestError, load_manifest
-from runtime_helpers import ARENA_BYTES, copy_export, read_manifest, shared_export, write_manifest
+from runtime_helpers import (ARENA_BYTES, REPO, copy_export, read_manifest, shared_export,
+                             write_manifest)
+
+PER_CLASS_FIXTURE = os.path.join(REPO, "tests", "fixtures", "per_class_recall")
 
 
 def test_loads_the_export():
@@ -20,6 +24,19 @@ def test_loads_the_export():
     assert manifest.costs("digits") == {1: ARENA_BYTES[1], 2: ARENA_BYTES[2]}
     assert manifest.models_for("digits")[2].quantize == "int8"
     assert os.path.isfile(manifest.path(manifest.models_for("animals")[3]))
+
+
+def test_per_class_recall_and_worst_class_as_every_client_reads_them():
+    """The fixture that the Java and JS manifest tests read too, with the same expected values."""
+    manifest = load_manifest(PER_CLASS_FIXTURE)
+    with open(os.path.join(PER_CLASS_FIXTURE, "expected.json"), encoding="utf-8") as f:
+        expected = json.load(f)["models"]
+    for case in expected:
+        model = manifest.models_for(case["task"])[case["level"]]
+        recall = model.per_class_recall
+        assert (None if recall is None else list(recall)) == case["per_class_recall"], case
+        worst = manifest.worst_class(model)
+        assert (worst or (None, None)) == (case["worst_label"], case["worst_recall"]), case
 
 
 def test_unknown_task_lists_known_tasks():
@@ -89,6 +106,10 @@ BAD_MANIFESTS = {
                         "task 'animals' level 1 is listed twice"),
     "escaping_file": (_set(["models", 0, "file"], "../x.tflite"),
                       "must be a path inside the models directory"),
+    "recall_count": (_set(["models", 0, "per_class_recall"], [0.5, 0.5]),
+                     r"models\[0\].per_class_recall must be 4 numbers in \[0, 1\] or null"),
+    "recall_above_one": (_set(["models", 0, "per_class_recall"], [0.5, 0.5, 0.5, 2]),
+                         r"models\[0\].per_class_recall must be 4 numbers"),
     "task_without_models": (lambda m: m.update(
         models=[x for x in m["models"] if x["task"] != "digits"]), "task 'digits' has no models"),
 }

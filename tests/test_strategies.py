@@ -87,6 +87,16 @@ def test_mirrored_evaluate_matches_default(mirrored):
         assert accuracy["mirrored"][key] == pytest.approx(value, abs=1e-6), key
 
 
+@pytest.mark.slow
+def test_mirrored_confusion_matrices_sum_the_replicas_and_skip_padding(mirrored):
+    confusion = mirrored["confusion"]
+    for key, counts in confusion["default"].items():
+        assert confusion["mirrored"][key] == counts, key
+        assert sum(map(sum, counts)) == mirrored["held_out_sizes"][key.split("_L")[0]], key
+        hits = sum(counts[c][c] for c in range(len(counts)))
+        assert hits / sum(map(sum, counts)) == pytest.approx(mirrored["evaluation"]["default"][key])
+
+
 def local_ports(count):
     """Distinct free ports on 127.0.0.1, below the ephemeral range.
 

@@ -264,17 +264,25 @@ def test_a_study_reports_float_latency_and_accuracy_per_ms_from_its_manifests(tm
     assert "| high | 1 | tie: dvn = dvn-small | 3.3000 | - |" in best
 
 
-def write_results_by_hand(workdir, method, seed, accuracy, curve=()):
-    """A finished digits run's results.json: task `low`, {level: accuracy}, level 1's curve."""
+def write_results_by_hand(workdir, method, seed, accuracy, curve=(), recall=None):
+    """A finished digits run's results.json: task `low`, {level: accuracy}, level 1's curve.
+
+    `recall` ({level: per-class recall of classes a, b, c}) adds per_class and the labels.
+    """
     directory = run_dir(str(workdir), "digits", method, seed)
     os.makedirs(directory)
     entries = [{"task": "low", "level": level, "units": list(range(1, level + 1)),
                 "params": 5 * level, "flops": 9 * level, "accuracy": value,
                 "accuracy_by_epoch": list(curve) if level == 1 else []}
                for level, value in accuracy.items()]
+    results = {"scenario": "digits", "method": method, "stored_params": 7,
+               "train_seconds": 1.0, "entries": entries}
+    if recall is not None:
+        results["tasks"] = [{"name": "low", "num_classes": 3, "labels": ["a", "b", "c"]}]
+        for entry in entries:
+            entry["per_class"] = {"recall": recall[entry["level"]]}
     with open(os.path.join(directory, "results.json"), "w") as file:
-        json.dump({"scenario": "digits", "method": method, "stored_params": 7,
-                   "train_seconds": 1.0, "entries": entries}, file)
+        json.dump(results, file)
 
 
 def test_a_study_compares_its_pairs_of_methods_per_budget_in_standard_errors(tmp_path):
@@ -347,3 +355,28 @@ def test_two_jobs_train_two_runs_side_by_side_each_in_its_own_process(tmp_path):
     for label in ("dvn", "dvn+ipd"):
         directory = run_dir(str(tmp_path), "digits", label, 0)
         assert "training into" in open(os.path.join(directory, "study.log")).read()
+
+
+def test_a_study_reports_the_worst_class_recall_per_method_and_budget(tmp_path):
+    """study.md's worst-class table from three seeds' per-class recall (written by hand)."""
+    recall = {"dvn": [{1: [0.9, 0.2, 0.8], 2: [0.9, 0.7, None]},
+                      {1: [0.9, 0.4, 0.8], 2: [0.6, 0.8, 0.9]},
+                      {1: [0.3, 0.6, 0.8], 2: [0.9, 0.85, 0.8]}],
+              "nested": [{1: [1.0, 1.0, 1.0]}] * 3}  # old runs without per_class are left out
+    study = {"seeds": 3, "int8": [], "runs": [("digits", m, {}) for m in ("dvn", "nested", "old")]}
+    for method, seeds in recall.items():
+        for seed, levels in enumerate(seeds):
+            write_results_by_hand(tmp_path, method, seed, {level: 0.8 for level in levels},
+                                  recall=levels)
+    for seed in range(3):
+        write_results_by_hand(tmp_path, "old", seed, {1: 0.8})
+    run_study("worst", study, 3, str(tmp_path), log=lambda line: None)
+    table = (tmp_path / "study.md").read_text().split("### Worst class per budget")[1]
+    table = table.split("###")[0]
+    level1, level2 = [0.2, 0.4, 0.3], [0.7, 0.6, 0.8]  # each seed's lowest known recall
+    assert (f"| dvn | low | 1 | 5 | {np.mean(level1):.4f} ± {np.std(level1, ddof=1):.4f} | "
+            f"b (2), a (1) |") in table, table
+    assert (f"| dvn | low | 2 | 10 | {np.mean(level2):.4f} ± {np.std(level2, ddof=1):.4f} | "
+            f"b (1), a (1), c (1) |") in table, table
+    assert "| nested | low | 1 | 5 | 1.0000 ± 0.0000 | a (3) |" in table, table
+    assert "| old |" not in table

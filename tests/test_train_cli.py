@@ -32,7 +32,21 @@ def test_tiny_digits_run_writes_results(tmp_path):
         assert entries[(task, 1)]["params"] < entries[(task, 2)]["params"]
         assert entries[(task, 1)]["flops"] < entries[(task, 2)]["flops"]
         assert all(0.5 < entries[(task, level)]["accuracy"] <= 1 for level in (1, 2))
-    assert "Significance" in (tmp_path / "results.md").read_text()
+    labels = {t["name"]: t["labels"] for t in results["tasks"]}
+    assert labels == {"low": ["0", "1", "2", "3", "4"], "high": ["5", "6", "7", "8", "9"]}
+    for (task, level), e in entries.items():  # confusion[true][predicted], classes in logit order
+        confusion = e["per_class"]["confusion"]
+        assert len(confusion) == len(labels[task]) and all(len(row) == 5 for row in confusion)
+        assert [sum(row) for row in confusion] == [sum(row) for row in entries[(task, 1)]
+                                                   ["per_class"]["confusion"]]  # held-out counts
+        assert sum(confusion[c][c] for c in range(5)) / sum(map(sum, confusion)) == \
+            pytest.approx(e["accuracy"])
+        assert e["per_class"]["recall"] == [round(confusion[c][c] / sum(confusion[c]), 6)
+                                            for c in range(5)]
+    markdown = (tmp_path / "results.md").read_text()
+    assert "Significance" in markdown
+    assert "| task | level | worst class | its recall |" in markdown
+    assert "### high, level 2" in markdown and "| class | examples | predicted |" in markdown
     assert "unit 1  unit 2" in run.stdout
     assert (tmp_path / "model.keras").exists()
     assert any(name.startswith("events") for _, _, files in os.walk(tmp_path / "tensorboard")

@@ -200,6 +200,22 @@ def test_every_sample_gives_the_python_runtimes_logits_at_every_level(browser, e
 
 
 @pytest.mark.parametrize("export", ["digits", "int8"])
+def test_every_level_shows_its_worst_class_and_recall_from_the_manifest(browser, export):
+    manifest = load_manifest(str(browser.served / export))
+    shown = {(task, level): cell for task, level, cell in browser.report[export]["worstShown"]}
+    expected = {}
+    for task in manifest.tasks:
+        for level, model in manifest.models_for(task).items():
+            label, recall = manifest.worst_class(model)
+            expected[(task, level)] = f"{label} {100 * recall:.1f}%"
+    assert shown == expected
+    top = {task: max(manifest.models_for(task)) for task in manifest.tasks}  # all served at first
+    assert browser.report[export]["worst"] == {
+        task: dict(zip(("label", "recall"), manifest.worst_class(manifest.models_for(task)[level])))
+        for task, level in top.items()}
+
+
+@pytest.mark.parametrize("export", ["digits", "int8"])
 def test_the_slider_steps_down_and_back_up_with_no_failed_classification(browser, export):
     for task, walk in browser.report[export]["tasks"].items():
         switches = [(e["task"], e["reason"], e["from"], e["to"]) for e in walk["events"]]

@@ -29,4 +29,9 @@ tasks.test {
     )
     // A shared-layout export of the Python exporter (tests/fixtures/make_shared_export.py).
     systemProperty("dvn.sharedExport", rootProject.file("../tests/fixtures/shared_export").absolutePath)
+    // The per-class recall fixture that the Python and JS manifest tests read too.
+    systemProperty(
+        "dvn.perClassFixture",
+        rootProject.file("../tests/fixtures/per_class_recall").absolutePath,
+    )
 }

@@ -40,6 +40,11 @@ function availableBytes() {
   return Number($('#budget').value);
 }
 
+/** A level's worst class and its held-out recall, e.g. 'dog 12.5%'; '-' if the manifest has none. */
+function describeWorst(info) {
+  return info.worst ? `${info.worst.label} ${(100 * info.worst.recall).toFixed(1)}%` : '-';
+}
+
 /** The ladder (a row per step: each task's level, its cost and need) and each level's figures. */
 function renderLevels() {
   const {switcher, tasks} = state;
@@ -65,7 +70,8 @@ function renderLevels() {
         `data-task="${escape(task.name)}"><td>${escape(task.name)}</td><td>${info.level}</td>` +
         `<td>${info.params.toLocaleString('en')}</td><td>${formatBytes(info.bytes)}</td>` +
         `<td>${formatBytes(info.arena_bytes)}</td>` +
-        `<td>${(100 * info.accuracy_tflite).toFixed(1)}%</td><td>${escape(note)}</td></tr>`;
+        `<td>${(100 * info.accuracy_tflite).toFixed(1)}%</td>` +
+        `<td class="worst">${escape(describeWorst(info))}</td><td>${escape(note)}</td></tr>`;
   })).join('');
   $('#budget-value').textContent = formatBytes(availableBytes());
 }
@@ -134,7 +140,9 @@ function renderResult(task, result, best) {
       best.map(([label, p]) => `<li><b>${escape(label)}</b> ${(100 * p).toFixed(1)}%` +
                `<span class="bar" style="width:${Math.round(100 * p)}px"></span></li>`).join('') +
       `</ol><p class="level-note">level ${result.level} of ${task.levels.length}, ` +
-      `${result.info.params.toLocaleString('en')} params, ${result.ms.toFixed(2)} ms</p>`;
+      `${result.info.params.toLocaleString('en')} params, ${result.ms.toFixed(2)} ms` +
+      (result.info.worst ? `; its worst class: ${escape(describeWorst(result.info))} recall` : '') +
+      '</p>';
   return block;
 }
 
@@ -278,7 +286,8 @@ window.demo = {
   /**
    * {tasks: [served task names], levels: {task: level served (null while loading)},
    *  step: the ladder step chosen, ladder: [{task: level}], needs: {step: bytes},
-   *  samples: {task: [URL]}, layout, threads, liteRtMs: LiteRT.js's start-up time}.
+   *  samples: {task: [URL]}, layout, threads, liteRtMs: LiteRT.js's start-up time,
+   *  worst: {task: {label, recall} of the served level's worst class, or null}}.
    */
   state: () => {
     const joint = state.switcher?.joint;
@@ -293,6 +302,8 @@ window.demo = {
       layout: state.manifest?.layout ?? null,
       threads: state.threads,
       liteRtMs: state.liteRtMs,
+      worst: Object.fromEntries(state.tasks.map((task) => [task.name, task.levels.find(
+          (info) => info.level === state.switcher?.levels[task.name])?.worst ?? null])),
     };
   },
   /** The switches and refusals of the served tasks so far, oldest first. */

@@ -37,8 +37,34 @@ function parseFiles(raw, url) {
 }
 
 /**
+ * A model's optional per_class_recall (recall in [0, 1] or null per class, logit order) as
+ * an array; null when the manifest has none (exports made before it).
+ */
+function parseRecall(raw, classes, where) {
+  if (raw === undefined) return null;
+  check(Array.isArray(raw) && raw.length === classes &&
+          raw.every((r) => r === null || (Number.isFinite(r) && r >= 0 && r <= 1)),
+        `${where}: per_class_recall must hold ${classes} recalls in [0, 1] or null`);
+  return raw;
+}
+
+/**
+ * {label, recall} of the first class of lowest recall, classes of null recall skipped;
+ * null when there is no recall to compare.
+ */
+export function worstClass(recall, labels) {
+  let worst = -1;
+  (recall ?? []).forEach((r, i) => {
+    if (r !== null && (worst < 0 || r < recall[worst])) worst = i;
+  });
+  return worst < 0 ? null : {label: labels[worst], recall: recall[worst]};
+}
+
+/**
  * The manifest document `raw` (fetched from `url`) as {scenario, layout, files, tasks:
- * [{name, labels, input, levels: [{level, url, signature, ...model}]}]}, levels ascending;
+ * [{name, labels, input, levels: [{level, url, signature, perClassRecall, worst, ...model}]}]},
+ * levels ascending; `perClassRecall` is the model's held-out recall per class (null when the
+ * manifest has none) and `worst` its worst class as {label, recall} (or null);
  * file URLs are resolved against the manifest's URL. With the shared layout `files` maps
  * each shared file's name to {file, bytes, sha256, url} and every level names its
  * signature there; with the per-level layout `files` is empty and signatures are null.
@@ -67,8 +93,10 @@ export function parseManifest(raw, url) {
             check(typeof model.signature === 'string', `${where} has no signature`);
             check(files.has(model.file), `${where} names ${model.file}, not one of the files`);
           }
+          const perClassRecall = parseRecall(model.per_class_recall, task.labels.length, where);
           return {...model, signature: model.signature ?? null,
-                  url: new URL(model.file, url).href};
+                  url: new URL(model.file, url).href, perClassRecall,
+                  worst: worstClass(perClassRecall, task.labels)};
         })
         .sort((a, b) => a.level - b.level);
     check(levels.length > 0, `task ${task.name} has no models`);

@@ -123,7 +123,11 @@ async function pickAndDrop(page) {
 async function perTaskReport(page, models) {
   await openDemo(page, models);
   const report = {tasks: {}, threads: (await state(page)).threads,
-                  status: await page.locator('#status').textContent()};
+                  status: await page.locator('#status').textContent(),
+                  worst: (await state(page)).worst,
+                  worstShown: await page.$$eval('#levels tbody tr', (rows) => rows.map((row) => [
+                    row.dataset.task, Number(row.children[1].textContent),
+                    row.querySelector('.worst').textContent]))};
   for (const task of (await state(page)).tasks) {
     await page.evaluate((t) => window.demo.setTasks([t]), task);
     report.tasks[task] = await walkLadder(page);

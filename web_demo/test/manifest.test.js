@@ -48,3 +48,31 @@ test('broken shared manifests are refused with one line each', () => {
                   (error) => message.test(error.message) && !error.message.includes('\n'));
   }
 });
+
+// tests/fixtures/per_class_recall: the fixture that the Python runtime's and the Android core's
+// manifest tests read too, each checking the values of its expected.json.
+const perClass = new URL('../../tests/fixtures/per_class_recall/', import.meta.url);
+const perClassRaw = JSON.parse(readFileSync(new URL('manifest.json', perClass), 'utf8'));
+
+test('each level\'s per-class recall and worst class are those every client reads', () => {
+  const manifest = parseManifest(perClassRaw, new URL('manifest.json', perClass).href);
+  const expected = JSON.parse(readFileSync(new URL('expected.json', perClass), 'utf8')).models;
+  assert.equal(expected.length, 3);
+  for (const c of expected) {
+    const info = manifest.tasks.find((task) => task.name === c.task)
+        .levels.find((l) => l.level === c.level);
+    assert.deepEqual(info.perClassRecall, c.per_class_recall, `${c.task} level ${c.level}`);
+    assert.deepEqual(info.worst, c.worst_label === null ? null :
+                       {label: c.worst_label, recall: c.worst_recall}, `${c.task} ${c.level}`);
+  }
+});
+
+test('a per_class_recall that does not fit the task is refused with one line', () => {
+  for (const recall of [[0.9, 0.0], [0.9, 0.0, null, 7.5], [0.9, 0.0, null, 'high']]) {
+    const copy = structuredClone(perClassRaw);
+    copy.models[0].per_class_recall = recall;
+    assert.throws(() => parseManifest(copy, perClass.href),
+                  (error) => /task animals level 1: per_class_recall must hold 4 recalls/
+                      .test(error.message) && !error.message.includes('\n'));
+  }
+});

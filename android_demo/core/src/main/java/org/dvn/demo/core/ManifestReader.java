@@ -128,6 +128,18 @@ public final class ManifestReader {
                 + labelsByTask.keySet()
                 + ": every model must belong to a listed task.");
       }
+      int classes = labelsByTask.get(model.task()).size();
+      if (model.perClassRecall() != null && model.perClassRecall().size() != classes) {
+        throw fail(
+            path + ".per_class_recall",
+            "has "
+                + model.perClassRecall().size()
+                + " values but task '"
+                + model.task()
+                + "' has "
+                + classes
+                + " classes: give one recall per class, in logit order.");
+      }
       if (levels.put(model.level(), model) != null) {
         throw fail(
             path,
@@ -276,7 +288,26 @@ public final class ManifestReader {
         fraction(model, "accuracy_tflite", path),
         nonNegative(model, "latency_ms", path),
         atLeast(model, "arena_bytes", path, 0),
-        signature);
+        signature,
+        model.containsKey("per_class_recall") ? recalls(model, path) : null);
+  }
+
+  /** The optional per_class_recall: numbers in [0, 1], null for a class without examples. */
+  private static List<Double> recalls(Map<?, ?> model, String path) throws ManifestException {
+    String where = path + ".per_class_recall";
+    List<Double> recalls = new ArrayList<>();
+    for (Object value : list(model, "per_class_recall", where)) {
+      if (value == null) {
+        recalls.add(null);
+        continue;
+      }
+      double recall = finite(value, where);
+      if (recall < 0 || recall > 1) {
+        throw fail(where, "must hold recalls in [0, 1] or null, got " + recall + ".");
+      }
+      recalls.add(recall);
+    }
+    return recalls;
   }
 
   private static String fileName(Map<?, ?> entry, String path) throws ManifestException {

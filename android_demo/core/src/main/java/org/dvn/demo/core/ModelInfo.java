@@ -1,5 +1,9 @@
 package org.dvn.demo.core;
 
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+
 /** One exported model: a (task, level) pair, its file and its measured figures. */
 public final class ModelInfo {
   private final String task;
@@ -15,6 +19,7 @@ public final class ModelInfo {
   private final double latencyMs;
   private final long arenaBytes;
   private final String signature;
+  private final List<Double> perClassRecall;
 
   /** Creates a model entry; {@link ManifestReader} has checked the values. */
   ModelInfo(
@@ -30,7 +35,8 @@ public final class ModelInfo {
       double accuracyTflite,
       double latencyMs,
       long arenaBytes,
-      String signature) {
+      String signature,
+      List<Double> perClassRecall) {
     this.task = task;
     this.level = level;
     this.file = file;
@@ -44,6 +50,11 @@ public final class ModelInfo {
     this.latencyMs = latencyMs;
     this.arenaBytes = arenaBytes;
     this.signature = signature;
+    // Null elements are allowed, which List.copyOf would refuse.
+    this.perClassRecall =
+        perClassRecall == null
+            ? null
+            : Collections.unmodifiableList(new ArrayList<>(perClassRecall));
   }
 
   /** Name of the task this model classifies for. */
@@ -112,6 +123,32 @@ public final class ModelInfo {
   /** Memory the interpreter's tensor arena needs, in bytes: the budget policy's cost. */
   public long arenaBytes() {
     return arenaBytes;
+  }
+
+  /**
+   * Held-out recall of each class in logit order, an element null for a class without held-out
+   * examples; null when the manifest has none (exports made before per-class recall existed).
+   */
+  public List<Double> perClassRecall() {
+    return perClassRecall;
+  }
+
+  /**
+   * Index of the first class of lowest recall, classes of null recall skipped; -1 when the
+   * manifest gives no recall for this model.
+   */
+  public int worstClass() {
+    int worst = -1;
+    if (perClassRecall == null) {
+      return worst;
+    }
+    for (int c = 0; c < perClassRecall.size(); c++) {
+      Double recall = perClassRecall.get(c);
+      if (recall != null && (worst < 0 || recall < perClassRecall.get(worst))) {
+        worst = c;
+      }
+    }
+    return worst;
   }
 
   @Override
