@@ -54,6 +54,9 @@ def base_config():
     c.per_level_heads = False
     c.level_weights = ml_collections.config_dict.placeholder(tuple)
     c.label_smoothing = 0.0
+    # Small classes: auto | none | weights | sampling (dvn_tf/data/balance.py). auto balances a
+    # task whose largest class has more than 3x the training examples of its smallest.
+    c.balance = "auto"
     # In-place distillation (US-Nets): levels below the top also fit the top level's softened
     # predictions of the same task, weight times KD at this temperature (0: off).
     c.inplace_distill_weight = 0.0

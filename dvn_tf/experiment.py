@@ -12,6 +12,7 @@ from dvn_runtime.per_class import per_class, worst_class
 from dvn_tf.backbones import channel_multiple
 from dvn_tf.counting import level_cost
 from dvn_tf.files import read_json, write_text_atomically
+from dvn_tf.data.balance import class_weights
 from dvn_tf.data.pipeline import evaluation_dataset, steps_per_epoch, training_dataset
 from dvn_tf.model import DVNModel, confusion_name, metric_name
 from dvn_tf.pretrained import initialize_from_keras
@@ -45,7 +46,8 @@ def make_model(config, tasks, plan=None, base_width=None, width_multiplier=None)
 
     `plan`, `base_width` and `width_multiplier` replace the config's for the
     compared methods. With `init_from`, the weights start from that saved
-    Keras MobileNetV2 (dvn_tf/pretrained.py).
+    Keras MobileNetV2 (dvn_tf/pretrained.py). A task whose `balance` is
+    "weights" gets its class weights in the loss.
     """
     model = DVNModel(
         task_names=[t.name for t in tasks], num_classes=[t.num_classes for t in tasks],
@@ -58,6 +60,8 @@ def make_model(config, tasks, plan=None, base_width=None, width_multiplier=None)
         depth_coefficient=config.depth_coefficient,
         inplace_distill_weight=config.get("inplace_distill_weight", 0.0),
         inplace_distill_temperature=config.get("inplace_distill_temperature", 1.0),
+        class_weights=[class_weights(t.class_counts) if t.balance == "weights" else None
+                       for t in tasks],
         name="dvn")
     model.build()
     if config.init_from:

@@ -17,6 +17,7 @@ from dvn_tf.distillation import SequentialTrainer
 from dvn_tf.experiment import (TrainClock, entry, evaluate, fit, held_out_by_epoch, make_model,
                                make_optimizer, results_dict, save_model)
 from dvn_tf.backbones import channel_multiple
+from dvn_tf.data import balance
 from dvn_tf.data.pipeline import steps_per_epoch
 from dvn_tf.units import UnitPlan
 
@@ -206,12 +207,16 @@ def run_members(config, tasks, workdir, strategy):
 
 
 def run_method(config, tasks, workdir, strategy):
-    """Train what config.method names; returns the results document."""
+    """Train what config.method names; returns the results document.
+
+    First balances each task as `config.balance` says (dvn_tf/data/balance.py).
+    """
     allowed = SEQUENTIAL_METHODS if config.sequential else JOINT_METHODS
     if config.method not in allowed:
         kind = "sequential" if config.sequential else "joint"
         raise ValueError(f"method {config.method!r} is not one of the {kind} scenario's "
                          f"methods {allowed}")
+    balance.resolve(config, tasks)
     if config.method in ("nested", "independent"):  # nothing shared: no sequential stages
         return run_members(config, tasks, workdir, strategy)
     if config.sequential:

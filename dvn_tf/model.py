@@ -104,13 +104,15 @@ class DVNModel(keras.Model):
         the top also fits the top level's softened predictions of the same
         task, this weight times KD at `inplace_distill_temperature`, with no
         gradient to the teacher (0: off, Eq. 2 alone).
+      class_weights: per task, None or a loss weight per class (dvn_tf/data/balance.py):
+        every level's cross-entropy weights each example by its class's weight.
     """
 
     def __init__(self, task_names, num_classes, plan, input_shape, backbone="resnet-20",
                  base_width=16, dropout=0.0, bn_momentum=0.9, level_weights=None,
                  per_level_heads=False, label_smoothing=0.0, width_multiplier=1.0,
                  depth_coefficient=1.0, inplace_distill_weight=0.0,
-                 inplace_distill_temperature=1.0, **kwargs):
+                 inplace_distill_temperature=1.0, class_weights=None, **kwargs):
         super().__init__(**kwargs)
         self.plan = as_plan(plan)
         self.task_names = list(task_names)
@@ -138,6 +140,11 @@ class DVNModel(keras.Model):
                              f"and {inplace_distill_temperature}")
         self.inplace_distill_weight = inplace_distill_weight
         self.inplace_distill_temperature = inplace_distill_temperature
+        self.class_weights = list(class_weights or [None] * self.plan.num_tasks)
+        if [len(w) for w in self.class_weights if w is not None] != [
+                n for w, n in zip(self.class_weights, self.num_classes) if w is not None]:
+            raise ValueError(f"DVNModel: need None or one weight per class for each task, got "
+                             f"class_weights={class_weights} for num_classes={self.num_classes}")
         self.stages, self.feature_width = build_stages(
             backbone, self.plan, base_width, dropout, bn_momentum, width_multiplier,
             depth_coefficient, input_size=min(min(shape[:2]) for shape in self.input_shapes))
@@ -193,12 +200,20 @@ class DVNModel(keras.Model):
             x = stage(x, task=task, level=level, training=training)
         return ops.mean(x, axis=(1, 2))
 
-    def task_loss(self, labels, logits):
-        """Mean cross-entropy; labels are class ids, or per-class probabilities (MixUp/CutMix)."""
+    def task_loss(self, labels, logits, class_weights=None):
+        """Mean cross-entropy; labels are class ids, or per-class probabilities (MixUp/CutMix).
+
+        With `class_weights` (one per class), each example's cross-entropy is
+        weighted by its labels' weights (a mixed label mixes them).
+        """
         if len(labels.shape) == 1:
             labels = ops.one_hot(labels, logits.shape[-1])
-        return ops.mean(keras.losses.categorical_crossentropy(
-            labels, logits, from_logits=True, label_smoothing=self.label_smoothing))
+        per_example = keras.losses.categorical_crossentropy(
+            labels, logits, from_logits=True, label_smoothing=self.label_smoothing)
+        if class_weights is not None:
+            per_example *= ops.sum(ops.cast(labels, "float32") * ops.convert_to_tensor(
+                class_weights, "float32"), axis=-1)
+        return ops.mean(per_example)
 
     def per_task(self, data):
         """[(task index, batch)] for the tasks present in a step's data, in task order."""
@@ -220,7 +235,8 @@ class DVNModel(keras.Model):
             logits = {}
             for level in self.levels:
                 logits[level] = self(images, task=task, level=level, training=training)
-                total += self.level_weights[level - 1] * self.task_loss(labels, logits[level])
+                total += self.level_weights[level - 1] * self.task_loss(
+                    labels, logits[level], self.class_weights[task])
                 self.accuracy(task, level).update_state(class_ids, logits[level])
             if self.inplace_distill_weight:
                 total += self.inplace_distill_weight * self.inplace_distillation(logits)
@@ -291,4 +307,5 @@ class DVNModel(keras.Model):
                 "width_multiplier": self.width_multiplier,
                 "depth_coefficient": self.depth_coefficient,
                 "inplace_distill_weight": self.inplace_distill_weight,
-                "inplace_distill_temperature": self.inplace_distill_temperature}
+                "inplace_distill_temperature": self.inplace_distill_temperature,
+                "class_weights": self.class_weights}

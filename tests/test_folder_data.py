@@ -13,6 +13,7 @@ from configs import images as images_scenario
 from dvn_tf.data.folder_cache import (decode_image, default_image_size, image_flag_tasks,
                                       prepare_folders, read_prepared)
 from dvn_tf.data.folder_tree import FolderError, scan
+from sixteen_bit_images import write_twins
 
 SIZE = 16
 
@@ -64,6 +65,24 @@ def test_every_format_and_mode_decodes_upright_as_rgb(tmp_path):
         assert pixels.shape == (SIZE, SIZE, 3) and pixels.dtype == np.uint8
         expected = np.asarray(Image.open(path).convert("RGB"))[0, 0]
         assert np.abs(pixels.astype(int) - expected).max() <= 6, name  # lossy JPEG, WebP
+
+
+@pytest.mark.parametrize("name", ["gray PNG", "gray TIFF", "RGB PNG"])
+def test_16_bit_image_decodes_as_its_8_bit_twin(tmp_path, name):
+    wide, narrow = write_twins(tmp_path)[name]
+    pixels, error = decode_image(wide, SIZE)
+    assert error is None, error
+    expected, _ = decode_image(narrow, SIZE)
+    assert np.abs(pixels.astype(int) - expected).max() <= 1
+    assert np.mean(pixels == 255) < 0.05  # clipped, nearly every pixel was 255
+
+
+def test_tiff_files_are_images_of_a_folder(tmp_path):
+    for name in ("a", "b"):
+        write_image(str(tmp_path / "scans" / name / "01.tif"), image_format="TIFF")
+        write_image(str(tmp_path / "scans" / name / "02.tiff"), image_format="TIFF")
+    assert sorted(scan(tmp_path / "scans").files) == ["a/01.tif", "a/02.tiff", "b/01.tif",
+                                                      "b/02.tiff"]
 
 
 def test_exif_orientation_is_applied(tmp_path):

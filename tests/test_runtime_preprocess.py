@@ -8,6 +8,7 @@ from dvn_runtime.manifest import InputSpec, load_manifest
 from dvn_runtime.model import load_model
 from dvn_runtime.preprocess import ImageError, preprocess, to_input_tensor
 from runtime_helpers import random_image, shared_export
+from sixteen_bit_images import write_twins
 
 RGB_SPEC = InputSpec(shape=(1, 6, 8, 3), dtype="float32", mean=(0.5, 0.4, 0.3), std=(0.25, 0.2, 0.1))
 GRAY_SPEC = InputSpec(shape=(1, 5, 7, 1), dtype="float32", mean=(0.2,), std=(0.5,))
@@ -116,3 +117,14 @@ def test_full_integer_model_gets_quantized_input():
     for probabilities in outputs:
         assert probabilities.shape == (10,) and abs(probabilities.sum() - 1) < 1e-5
     assert not np.allclose(outputs[0], outputs[1])  # the input reaches the int8 model
+
+
+@pytest.mark.parametrize("name", ["gray PNG", "gray TIFF", "RGB PNG"])
+@pytest.mark.parametrize("spec", [GRAY_SPEC, RGB_SPEC], ids=["gray", "rgb"])
+def test_16_bit_image_gives_its_8_bit_twins_input(tmp_path, name, spec):
+    wide, narrow = write_twins(tmp_path)[name]
+    expected = preprocess(narrow, spec)
+    std = np.min(spec.std)
+    np.testing.assert_allclose(preprocess(wide, spec), expected, atol=1.001 / 255 / std)
+    white = (1 - np.asarray(spec.mean)) / np.asarray(spec.std)  # clipping made most of it white
+    assert np.mean(np.isclose(preprocess(wide, spec), white, atol=1e-4)) < 0.2

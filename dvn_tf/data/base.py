@@ -21,7 +21,11 @@ class TaskData:
     `batches`, if given, makes the endless training batches itself,
     `batches(batch_size, seed)` -> `(images, labels)` augmented and normalized
     (before `augment`), instead of the pipeline shuffling and batching `train`
-    example by example: a task held in memory draws whole batches at once.
+    example by example: a task held in memory draws whole batches at once;
+    `batches(batch_size, seed, balanced=True)` draws classes uniformly.
+    `class_counts` are the training examples per class, in logit order.
+    `balance` is set by dvn_tf.data.balance.resolve: "weights", "sampling" or
+    None (as the examples come).
     """
 
     name: str
@@ -37,6 +41,8 @@ class TaskData:
     test_size: int
     augment: object = None
     batches: object = None
+    class_counts: list = None
+    balance: str = None
 
     def __post_init__(self):
         if len(self.labels) != self.num_classes:

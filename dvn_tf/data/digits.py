@@ -44,4 +44,5 @@ def load_digits_task(spec, seed=0, test_fraction=0.25, train_examples=None):
         input_shape=(8, 8, 1), mean=[mean], std=[std], pixel_scale=PIXEL_SCALE,
         train=tf.data.Dataset.from_tensor_slices(train),
         test=tf.data.Dataset.from_tensor_slices(test),
-        train_size=len(train[1]), test_size=len(test[1]))
+        train_size=len(train[1]), test_size=len(test[1]),
+        class_counts=np.bincount(train[1], minlength=len(classes)).tolist())

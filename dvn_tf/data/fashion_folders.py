@@ -2,10 +2,13 @@
 
     python -m dvn_tf.data.fashion_folders DIR [--per-class=N] [--held-out-per-class=M]
                                               [--format=jpeg|png] [--flat]
+                                              [--classes=A,B,...] [--train-count=CLASS=N ...]
 
 writes DIR/train/GROUP/CLASS/NNNNN.jpg and DIR/test/GROUP/CLASS/NNNNN.jpg, the
 groups as in the fashion_h scenario (clothing, footwear, bag); with --flat,
-DIR/train/CLASS/ and DIR/test/CLASS/. Then:
+DIR/train/CLASS/ and DIR/test/CLASS/; --classes keeps those classes only, and
+--train-count gives a class another number of training images (an imbalanced
+folder). Then:
 python -m dvn_tf.train --images=DIR --workdir=runs/fashion_folders
 """
 
@@ -46,16 +49,20 @@ def class_folder(label, grouped):
 
 
 def write_fashion_folders(directory, per_class=600, held_out_per_class=100, image_format="jpeg",
-                          grouped=True, source=DEBIAN_DIR):
+                          grouped=True, source=DEBIAN_DIR, classes=CLASS_NAMES, train_counts=None):
     """Write the first `per_class` training and `held_out_per_class` test images of each class.
 
-    Returns the number of files written.
+    `classes` names the classes written; `train_counts` ({class name: N})
+    gives a class N training images instead. Returns the number of files written.
     """
     pil_format, extension = FORMATS[image_format]
+    train_counts = train_counts or {}
     written = 0
-    for split, count in (("train", per_class), ("test", held_out_per_class)):
+    for split, default in (("train", per_class), ("test", held_out_per_class)):
         images, labels = read_split(split, source)
-        for label in range(len(CLASS_NAMES)):
+        for name in classes:
+            label = CLASS_NAMES.index(name)
+            count = train_counts.get(name, default) if split == "train" else default
             folder = os.path.join(directory, split, class_folder(label, grouped))
             os.makedirs(folder, exist_ok=True)
             for number, index in enumerate(np.flatnonzero(labels == label)[:count]):
@@ -76,15 +83,31 @@ def main(argv=None):
                         help="test images per class")
     parser.add_argument("--format", choices=sorted(FORMATS), default="jpeg")
     parser.add_argument("--flat", action="store_true", help="CLASS folders, no GROUP level")
+    parser.add_argument("--classes", default=",".join(CLASS_NAMES),
+                        help="comma-separated class names to write (default: all ten)")
+    parser.add_argument("--train-count", action="append", default=[], metavar="CLASS=N",
+                        help="training images of one class instead of --per-class; repeatable")
     args = parser.parse_args(argv)
+    classes = args.classes.split(",")
+    try:
+        train_counts = {name: int(count) for name, count in
+                        (value.rsplit("=", 1) for value in args.train_count)}
+    except ValueError:
+        parser.exit(2, f"{parser.prog}: error: --train-count takes CLASS=N, got "
+                       f"{args.train_count}\n")
+    unknown = [name for name in [*classes, *train_counts] if name not in CLASS_NAMES]
+    if unknown:
+        parser.exit(2, f"{parser.prog}: error: unknown class {unknown[0]!r}; the classes are "
+                       f"{', '.join(CLASS_NAMES)}\n")
     if not files_present():
         parser.exit(2, f"{parser.prog}: error: no Fashion-MNIST files in {DEBIAN_DIR}; install "
                        f"them with `apt-get install {DEBIAN_PACKAGE}`\n")
-    if min(args.per_class, args.held_out_per_class) < 1:
-        parser.exit(2, f"{parser.prog}: error: --per-class and --held-out-per-class must be "
-                       "at least 1\n")
+    if min(args.per_class, args.held_out_per_class, *train_counts.values()) < 1:
+        parser.exit(2, f"{parser.prog}: error: --per-class, --held-out-per-class and "
+                       "--train-count must be at least 1\n")
     count = write_fashion_folders(args.directory, args.per_class, args.held_out_per_class,
-                                  args.format, grouped=not args.flat)
+                                  args.format, grouped=not args.flat, classes=classes,
+                                  train_counts=train_counts)
     print(f"Wrote {count:,} images into {args.directory} (train/ and test/)")
 
 

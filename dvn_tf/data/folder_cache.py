@@ -1,8 +1,9 @@
 """Decodes a folder of images once, into the run's workdir (no TensorFlow).
 
-Every image of a folder is decoded, turned upright by its EXIF orientation,
-converted to RGB and resized to N x N with Pillow's bilinear filter, as the
-runtime does (dvn_runtime/preprocess.py). The pixels go to
+Every image of a folder is decoded by the runtime's own decode
+(dvn_runtime/preprocess.py): turned upright by its EXIF orientation, 16-bit
+pixels scaled to 8 bits, converted to RGB and resized to N x N with Pillow's
+bilinear filter. The pixels go to
 WORKDIR/data/NAME-HASH-Npx/images.npy, one channel when every image is gray,
 and index.json beside them names the classes, the files and what was
 skipped. A later epoch, a resumed run and the export read that cache; the
@@ -25,8 +26,9 @@ import time
 import warnings
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
+from dvn_runtime.preprocess import ImageError, decode
 from dvn_tf.data.folder_tree import FolderError, scan, task_name_of
 from dvn_tf.files import read_json, write_atomically, write_text_atomically
 
@@ -317,23 +319,18 @@ def _decode_all(tree, size, log):
 
 
 def decode_image(path, size):
-    """(uint8 [size, size, 3] RGB, None), or (None, why not): upright, bilinear, as the runtime.
+    """(uint8 [size, size, 3] RGB, None), or (None, why not): the runtime's own decode.
 
-    A JPEG is decoded at the smallest DCT scale that keeps twice the target
-    side (Pillow's draft mode): a camera photo decodes several times faster.
+    `dvn_runtime.preprocess.decode`: upright, 16-bit scaled to 8 bits,
+    bilinear; a JPEG decoded at the smallest DCT scale that keeps twice the
+    target side (a camera photo decodes several times faster).
     """
     try:
         with warnings.catch_warnings():  # palette transparency, EXIF oddities: not the user's doing
             warnings.simplefilter("ignore")
-            with Image.open(path) as image:
-                if image.format == "JPEG":
-                    image.draft(None, (2 * size, 2 * size))
-                image.load()
-                upright = ImageOps.exif_transpose(image)
-                rgb = upright.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
-        return np.asarray(rgb), None
-    except Exception as error:  # Pillow raises OSError, SyntaxError, ValueError... on bad files
-        return None, (str(error).strip().splitlines() or [type(error).__name__])[0]
+            return decode(path, "RGB", (size, size)), None
+    except ImageError as error:
+        return None, error.reason
 
 
 def _report(tree, skipped, counts, directory, log):

@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from dvn_tf.data import augment
+from dvn_tf.data.balance import balanced_ids
 from dvn_tf.data.base import TaskData
 from dvn_tf.data.folder_cache import (FolderError, cache_directory, decoding_workdir,
                                       image_size_of, prepare_folders, read_prepared, root_of,
@@ -65,11 +66,13 @@ def load_folder_task(spec, config, workdir):
     kind = spec.get("augment") or "standard"
     normalize = normalizer(mean, std)
 
-    def batches(batch_size, seed):
-        """Shuffled ids, a batch gathered at once, then augmented and normalized as a batch."""
-        ids = tf.data.Dataset.range(len(train_ids)).shuffle(
-            len(train_ids), seed=seed, reshuffle_each_iteration=True)
-        gathered = ids.repeat().batch(batch_size, drop_remainder=True).map(
+    def batches(batch_size, seed, balanced=False):
+        """Shuffled ids (classes drawn uniformly when `balanced`), a batch gathered at once,
+        then augmented and normalized as a batch."""
+        ids = (balanced_ids(labels[train_ids], seed) if balanced
+               else tf.data.Dataset.range(len(train_ids)).shuffle(
+                   len(train_ids), seed=seed, reshuffle_each_iteration=True).repeat())
+        gathered = ids.batch(batch_size, drop_remainder=True).map(
             lambda batch: (tf.gather(train_pixels, batch), tf.gather(train_labels, batch)),
             num_parallel_calls=tf.data.AUTOTUNE)
         return augment.augment_batches(gathered, kind, seed).map(
@@ -86,7 +89,8 @@ def load_folder_task(spec, config, workdir):
         test=test.map(normalize, num_parallel_calls=tf.data.AUTOTUNE),
         train_size=len(train_ids), test_size=len(test_ids),
         augment=augment.batch_mixer(spec.get("mix") or "none", len(names), config.seed),
-        batches=batches)
+        batches=batches,
+        class_counts=np.bincount(labels[train_ids], minlength=len(names)).tolist())
 
 
 def held_out_split(index, classes, seed, holdout):

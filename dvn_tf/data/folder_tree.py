@@ -16,7 +16,7 @@ import hashlib
 import os
 import re
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 TRAIN = "train"
 HELD_OUT_FOLDERS = ("test", "val", "validation")  # the first one present is held out
 SKIPPED_FOLDERS = ("__MACOSX",)  # macOS metadata in zip files

@@ -4,6 +4,8 @@ import math
 
 import tensorflow as tf
 
+from dvn_tf.data.balance import balanced_stream
+
 AUTOTUNE = tf.data.AUTOTUNE
 
 
@@ -13,15 +15,21 @@ def steps_per_epoch(tasks, batch_size):
 
 
 def training_dataset(tasks, batch_size, seed):
-    """Endless {task name: (images, labels)} batches; each task draws from its own data."""
+    """Endless {task name: (images, labels)} batches; each task draws from its own data.
+
+    A task whose `balance` is "sampling" draws its classes uniformly.
+    """
     per_task = {}
     for index, task in enumerate(tasks):
+        balanced = task.balance == "sampling"
         if task.batches is not None:
-            data = task.batches(batch_size, seed + index)
+            data = task.batches(batch_size, seed + index, balanced=balanced)
         else:
             data = task.train.shuffle(min(task.train_size, 50_000), seed=seed + index,
                                       reshuffle_each_iteration=True)
-            data = data.repeat().batch(batch_size, drop_remainder=True)
+            data = (balanced_stream(data, task.class_counts, seed + index) if balanced
+                    else data.repeat())
+            data = data.batch(batch_size, drop_remainder=True)
         if task.augment is not None:
             data = data.map(task.augment, num_parallel_calls=AUTOTUNE)
         per_task[task.name] = data

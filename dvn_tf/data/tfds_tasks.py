@@ -52,8 +52,9 @@ def load_tfds_task(spec, data_dir=None, seed=0, download=True, train_examples=No
     def split_of(split, limit=None):
         return _pixel_split(builder, split, label_key, new_id, (height, width), limit, seed)
 
-    train, train_size = split_of("train", train_examples)
-    test, test_size = split_of(test_split)
+    train, train_counts = split_of("train", train_examples)
+    test, test_counts = split_of(test_split)
+    train_size, test_size = sum(train_counts), sum(test_counts)
     mean, std, source = normalization(builder)
     print(f"Task {name}: {dataset} '{label_key}', {len(classes)} classes, {train_size:,} "
           f"training images (split 'train'), {test_size:,} held out (split '{test_split}'), "
@@ -73,6 +74,7 @@ def load_tfds_task(spec, data_dir=None, seed=0, download=True, train_examples=No
         train_size=train_size,
         test_size=test_size,
         augment=augment.batch_mixer(spec.get("mix") or "none", len(classes), seed),
+        class_counts=train_counts,
     )
 
 
@@ -131,27 +133,26 @@ def _held_out_split(builder):
 
 
 def _pixel_split(builder, split, label_key, new_id, size, limit=None, seed=0):
-    """`(dataset of (uint8 image, int32 label), size)` for one split.
+    """`(dataset of (uint8 image, int32 label), examples per class)` for one split.
 
     Remaps labels with `new_id` (original id -> new id, -1: dropped) and keeps
     a random subset of `limit` examples, drawn with `seed` (in the split's
     order), before decoding the images; resizes to `size`, then caches the
-    decoded images, so random ops downstream run on the cache.
+    decoded images, so random ops downstream run on the cache. The counts
+    come from one pass over the labels, the images left undecoded.
     """
     raw = builder.as_dataset(split=split, decoders={"image": tfds.decode.SkipDecoding()})
     raw = raw.map(lambda example: (example["image"], example[label_key]))
     if not np.array_equal(new_id, np.arange(len(new_id))):
         raw = raw.map(lambda image, label: (image, tf.gather(new_id, label)))
         raw = raw.filter(lambda image, label: label >= 0)
-    count = int(raw.cardinality())
-    if count < 0:
-        count = int(raw.reduce(0, lambda total, _: total + 1))
-    if limit is not None and limit < count:
-        kept = np.zeros(count, bool)
-        kept[np.random.default_rng(seed).choice(count, limit, replace=False)] = True
+    labels = _labels_of(raw)
+    if limit is not None and limit < len(labels):
+        kept = np.zeros(len(labels), bool)
+        kept[np.random.default_rng(seed).choice(len(labels), limit, replace=False)] = True
         raw = raw.enumerate().filter(lambda index, _: tf.gather(kept, index))
         raw = raw.map(lambda _, example: example)
-        count = limit
+        labels = labels[kept]
     decode_image = builder.info.features["image"].decode_example
 
     def decode(image, label):
@@ -161,4 +162,11 @@ def _pixel_split(builder, split, label_key, new_id, size, limit=None, seed=0):
             image = tf.cast(tf.round(tf.clip_by_value(image, 0, 255)), tf.uint8)
         return image, tf.cast(label, tf.int32)
 
-    return raw.map(decode, num_parallel_calls=tf.data.AUTOTUNE).cache(), count
+    counts = np.bincount(labels, minlength=int(new_id.max()) + 1).tolist()
+    return raw.map(decode, num_parallel_calls=tf.data.AUTOTUNE).cache(), counts
+
+
+def _labels_of(raw):
+    """int64 [N]: the labels of a dataset of (undecoded image, label), in order."""
+    batches = raw.map(lambda image, label: label).batch(65536).as_numpy_iterator()
+    return np.concatenate([np.zeros(0, np.int64), *batches]).astype(np.int64)
