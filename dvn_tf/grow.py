@@ -20,8 +20,8 @@ ARCHITECTURE = ("backbone", "units", "base_width", "width_multiplier", "depth_co
 FINISHED_RUN_FILES = ("config.json", "results.json", "model.keras")
 GROWABLE_METHODS = ("dvn", "finetune", "feature_extraction")
 # What the network and the results need to know of a task, when its data may be gone.
-TaskShape = collections.namedtuple("TaskShape", "name num_classes input_shape labels",
-                                   defaults=[()])
+TaskShape = collections.namedtuple("TaskShape", "name num_classes input_shape labels balance",
+                                   defaults=[(), None])
 
 
 class GrowError(ValueError):
@@ -96,14 +96,15 @@ def grow_model(old, config, new_tasks):
     """A DVN over old's tasks and the new ones, holding every weight of `old`.
 
     The new tasks' heads and batch norms are new; every old (task, level)
-    computes exactly what it did in `old` (checked on a probe batch).
+    computes exactly what it did in `old` (checked on a probe batch) and keeps
+    its class weights.
     """
     from dvn_tf.experiment import make_model
     from dvn_tf.layers import SwitchableBatchNorm
 
     shapes = [TaskShape(*fields) for fields in zip(old.task_names, old.num_classes,
                                                    old.input_shapes)]
-    shapes += [TaskShape(t.name, t.num_classes, tuple(t.input_shape)) for t in new_tasks]
+    shapes += new_tasks
     channels = old.input_shapes[0][-1]
     for task in new_tasks:
         if task.input_shape[-1] != channels:
@@ -113,6 +114,7 @@ def grow_model(old, config, new_tasks):
     fresh = config.copy_and_resolve_references()
     fresh.init_from = None  # every weight comes from `old`
     model = make_model(fresh, shapes)
+    model.class_weights[:len(old.task_names)] = old.class_weights
     if model.plan.orders[:len(old.task_names)] != old.plan.orders:
         raise GrowError(f"the order rule gives the old tasks {model.plan.orders} here, "
                         f"not the run's {old.plan.orders}")
@@ -177,7 +179,7 @@ def run_grown(config, workdir, strategy):
     """
     import keras
 
-    from dvn_tf.data import load_task
+    from dvn_tf.data import balance, load_task
     from dvn_tf.experiment import evaluate, results_dict, save_model
     from dvn_tf.files import read_json
     from dvn_tf.methods import level_entries, run_later_stage
@@ -186,6 +188,7 @@ def run_grown(config, workdir, strategy):
     teacher_path = os.path.join(run, "model.keras")
     old_count = len(config.tasks) - config.new_tasks
     new = [load_task(spec, config, workdir) for spec in config.tasks[old_count:]]
+    balance.resolve(config, new)
     kept, unreadable = load_kept_tasks(config, workdir)
     with strategy.scope():
         teacher = keras.saving.load_model(teacher_path, compile=False)
