@@ -10,8 +10,10 @@ drop of `fashion_0_4` from stage 1 to stage 2.
 Data and training as `fashion` (configs/fashion.py) per stage, with [choice]
 all 30,000 training images of each task and 4 epochs per stage: ResNet-8,
 width 16, batch 64, SGD with cosine decay from 0.05 restarted for stage 2,
-no augmentation. Timed on the idle 2-core CPU on 2026-12-07, seed 0
-(docs/training.md): 451 s of training (508 s from start to results); a
+no augmentation; stage 2 starts with the warm-up epoch of every later stage
+(docs/training.md, "Sequential stages"). Timed on the 2-core CPU on
+2026-12-08, seed 0 (docs/training.md): 497 s of training (531 s from start
+to results); a
 stage-1 step costs about 0.49 of a joint step and a stage-2 step (the new
 task's levels, the old task's distilled levels and the frozen teacher)
 about 1.02, so a fifth epoch per stage would pass the 10 minutes.
